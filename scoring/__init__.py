@@ -1,0 +1,1 @@
+"""xstage stage package: scoring."""

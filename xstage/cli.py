@@ -1,0 +1,89 @@
+"""The `xstage` command: a typer root that mounts each stage's thin commands.
+
+Used by: `xstage --help` and every subcommand. Heavy imports happen inside commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xstage import __version__
+from xstage.console import setup_logging, stdout
+
+app = typer.Typer(
+    name="xstage",
+    help="Columnar warehouse for pretraining -> SFT transfer studies: "
+    "ingest, train, score, build (dbt + DuckDB), query and report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+LS_KINDS = {"benchmarks", "corpora", "mixtures", "scales", "recipes", "studies", "runs", "queries"}
+
+
+@app.callback()
+def main(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", envvar="XSTAGE_DATA_DIR", help="Runtime data (lake, runs, warehouse)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Debug logging.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Warnings and errors only.")] = False,
+) -> None:
+    """Set up logging and the data directory shared by every command."""
+    import os
+
+    setup_logging(verbose, quiet)
+    if data_dir is not None:
+        os.environ["XSTAGE_DATA_DIR"] = str(data_dir.expanduser().resolve())
+
+
+@app.command()
+def version() -> None:
+    """Print the xstage version."""
+    stdout.print(__version__)
+
+
+@app.command()
+def validate() -> None:
+    """Validate every YAML under configs/; exit 1 naming file and field on the first bad one."""
+    from xstage.config import config_dir, validate_tree
+
+    results = validate_tree()
+    failures = [(path, error) for path, error in results if error]
+    for _, error in failures:
+        stdout.print(f"[red]invalid[/red] {error}", highlight=False, soft_wrap=True)
+    stdout.print(f"{len(results) - len(failures)}/{len(results)} configs valid under {config_dir()}")
+    if failures or not results:
+        raise typer.Exit(1)
+
+
+@app.command("ls")
+def list_things(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(LS_KINDS))}.")],
+) -> None:
+    """List benchmarks, corpora, mixtures, scales, recipes, studies, runs or named queries."""
+    from xstage.listing import list_table
+
+    if kind not in LS_KINDS:
+        raise typer.BadParameter(f"{kind!r}: expected one of {', '.join(sorted(LS_KINDS))}")
+    stdout.print(list_table(kind))
+
+
+def _mount_stages() -> None:
+    """Attach each stage's commands; a stage's cli module imports nothing heavy."""
+    import importlib
+
+    for module_name in STAGE_CLIS:
+        module = importlib.import_module(module_name)
+        module.register(app)
+
+
+# Each module defines `register(app)` adding its commands (ingest, train, sft, score, ...).
+STAGE_CLIS: list[str] = []
+
+_mount_stages()

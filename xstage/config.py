@@ -1,0 +1,307 @@
+"""Strict, typed YAML configs (STYLE §2.5): one folder per kind under configs/.
+
+Used by: xstage validate, xstage ls, and every command that takes an id
+(--benchmark, --mixture, --scale, a study file).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from xstage.ids import check_scale, check_slug
+
+CONFIG_DIR_ENV = "XSTAGE_CONFIG_DIR"
+# Kind folder -> "module:Class". Imported lazily so validating one kind never imports a stage.
+CONFIG_KINDS: dict[str, str] = {
+    "benchmarks": "xstage.config:BenchmarkConfig",
+    "corpora": "xstage.config:CorpusConfig",
+    "mixtures": "xstage.config:MixtureConfig",
+    "scales": "xstage.config:ScaleConfig",
+    "recipes": "xstage.config:RecipeConfig",
+    "studies": "xstage.study_config:StudyConfig",
+}
+CATEGORIES = ("commonsense", "science", "nli", "semantic")
+NORMALIZATIONS = ("none", "per_token", "per_char", "per_byte")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A config file is missing or invalid; the message names the file and the field."""
+
+
+class StrictModel(BaseModel):
+    """Base of every config: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def config_dir() -> Path:
+    """The configs/ folder: $XSTAGE_CONFIG_DIR, else the one beside the installed packages."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
+    return Path(__file__).resolve().parents[1] / "configs"
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(file)"
+        lines.append(f"{path}: field '{field}': {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_yaml(path: Path) -> dict:
+    """Parse one YAML mapping, raising ConfigError that names the file."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def parse_config(data: dict, cls: type[ModelT], path: Path) -> ModelT:
+    """Validate `data` as `cls`; errors name `path` and each bad field."""
+    try:
+        return cls.model_validate(data, context={"path": path})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None
+
+
+def load_file(path: Path, cls: type[ModelT]) -> ModelT:
+    """Load and validate one YAML file, and check that its stem equals its id."""
+    model = parse_config(load_yaml(path), cls, path)
+    identity = getattr(model, "id", None) or getattr(model, "scale", None)
+    if identity is not None and identity != path.stem:
+        raise ConfigError(f"{path}: field 'id': {identity!r} must equal the file stem {path.stem!r}")
+    return model
+
+
+def kind_class(kind: str) -> type[BaseModel]:
+    """The config model of a kind folder (`benchmarks`, `mixtures`, ...)."""
+    if kind not in CONFIG_KINDS:
+        raise ConfigError(f"unknown config kind {kind!r}; expected one of {sorted(CONFIG_KINDS)}")
+    module, _, attr = CONFIG_KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def load_config(kind: str, config_id: str) -> BaseModel:
+    """Load `configs/<kind>/<config_id>.yaml` (the id is checked first: no path traversal)."""
+    if kind == "scales":
+        check_scale(config_id)
+    else:
+        check_slug(config_id, kind.rstrip("s") if kind != "corpora" else "corpus")
+    path = config_dir() / kind / f"{config_id}.yaml"
+    if not path.is_file():
+        known = ", ".join(list_ids(kind)) or "none"
+        raise ConfigError(f"{path}: no {kind} config {config_id!r} (known: {known})")
+    return load_file(path, kind_class(kind))
+
+
+def list_ids(kind: str) -> list[str]:
+    """Ids of every config of one kind, sorted."""
+    return sorted(path.stem for path in (config_dir() / kind).glob("*.yaml"))
+
+
+def load_all(kind: str) -> list[BaseModel]:
+    """Every config of one kind, validated."""
+    return [load_config(kind, config_id) for config_id in list_ids(kind)]
+
+
+def validate_tree(root: Path | None = None) -> list[tuple[Path, str | None]]:
+    """Validate every YAML under configs/; return (path, error or None) per file."""
+    root = root or config_dir()
+    results: list[tuple[Path, str | None]] = []
+    for path in sorted(root.rglob("*.y*ml")):
+        kind = path.relative_to(root).parts[0]
+        try:
+            load_file(path, kind_class(kind))
+            results.append((path, None))
+        except ConfigError as exc:
+            results.append((path, str(exc)))
+    return results
+
+
+def _slug(value: str, info_field: str) -> str:
+    return check_slug(value, info_field)
+
+
+class DatasetSource(StrictModel):
+    """A Hugging Face dataset split; $XSTAGE_HF_MIRROR serves the same id offline."""
+
+    dataset: str
+    """Hub id, e.g. `allenai/ai2_arc` (legacy ids like `piqa` are mapped through the mirror index)."""
+    config: str | None = None
+    """Hub config name; None where the dataset has only the default one."""
+    split: str
+    """Split to read, e.g. `validation`."""
+
+
+class BenchmarkConfig(StrictModel):
+    """One benchmark variant: dataset split, formulation, template and shots (DESIGN §10)."""
+
+    id: str
+    """Benchmark id, equal to the file stem; variants (`arc_easy_mc`) are separate ids."""
+    display_name: str
+    """Human name for reports, e.g. `ARC-Easy`."""
+    version: int = 1
+    """Bump when the template or converter changes; lands in benchmark_version."""
+    converter: str
+    """Key into ingest.benchmarks.CONVERTERS (dataset quirks live in Python, not YAML)."""
+    source: DatasetSource
+    """Where the items come from."""
+    fewshot_source: DatasetSource | None = None
+    """Where few-shot examples come from; None means the evaluated split itself, item excluded."""
+    category: Literal["commonsense", "science", "nli", "semantic"]
+    """Study category (DESIGN §10); user-editable."""
+    primary_normalization: Literal["none", "per_token", "per_char", "per_byte"] = "none"
+    """The headline accuracy's length normalisation (lm-eval acc_norm -> per_char)."""
+    formulation: Literal["rc", "mc"] = "rc"
+    """`rc`: cloze over answer text; `mc`: lettered options, continuation ' A'..' D'."""
+    template: str
+    """str.format template over the converter's fields; rendered into benchmark_items.context."""
+    choice_prefix: str = " "
+    """Prepended to each continuation (the word-boundary space belongs to the continuation)."""
+    n_fewshot: int = Field(0, ge=0)
+    """Number of in-context examples, drawn with a fixed seed."""
+    chance_accuracy: float = Field(gt=0, lt=1)
+    """Expected accuracy of uniform guessing (1 / n_choices for uniform choice counts)."""
+    license: str
+    """The dataset's licence, listed in reports."""
+    in_reference_study: Literal["named", "assumed"] = "named"
+    """`named`: the paper's sources name it; `assumed`: our completion of the 20 (README)."""
+    notes: str = ""
+    """Free text: fidelity caveats, mapping uncertainty."""
+
+    _id = field_validator("id")(_slug)
+    _converter = field_validator("converter")(_slug)
+
+
+class CorpusConfig(StrictModel):
+    """A pretraining text corpus: a dataset split, optionally filtered by a named transform."""
+
+    id: str
+    """Corpus id, equal to the file stem."""
+    display_name: str
+    """Human name for reports."""
+    kind: Literal["web", "code", "curated", "chat"]
+    """Role in a mixture: web, code or curated text."""
+    source: DatasetSource | None = None
+    """Dataset to read; None when `derived_from` names another corpus."""
+    derived_from: str | None = None
+    """Id of a corpus this one filters (the demo's three web sources share one crawl)."""
+    text_fields: list[str] = Field(default_factory=lambda: ["text"])
+    """Columns joined (blank line between) into a document's text."""
+    transform: str | None = None
+    """Key into ingest.corpora.TRANSFORMS applied to each document (filters, cleaning)."""
+    license: str
+    """Licence of the underlying data."""
+    description: str = ""
+    """What the corpus stands for in the study."""
+
+    _id = field_validator("id")(_slug)
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> CorpusConfig:
+        if (self.source is None) == (self.derived_from is None):
+            raise ValueError("exactly one of 'source' and 'derived_from' must be set")
+        return self
+
+
+class MixtureSource(StrictModel):
+    """One component of a mixture."""
+
+    corpus: str
+    """Corpus id under configs/corpora/."""
+    weight: float = Field(gt=0, le=1)
+    """Share of training tokens drawn from this corpus."""
+
+    _corpus = field_validator("corpus")(_slug)
+
+
+class MixtureConfig(StrictModel):
+    """A pretraining data mixture: corpus ids and token weights summing to 1."""
+
+    id: str
+    """Mixture id, equal to the file stem; the correlation unit of trained runs."""
+    display_name: str
+    """Human name for reports."""
+    description: str = ""
+    """What the mixture tests."""
+    study: Literal["demo", "paper"]
+    """Which grid the mixture belongs to."""
+    web_source: str
+    """The web corpus id (for web-source contrasts in fct_mixture_effects)."""
+    proportions: list[float] = Field(min_length=3, max_length=3)
+    """(web, code, curated) shares, as in the reference grid."""
+    sources: list[MixtureSource] = Field(min_length=1)
+    """Components and weights."""
+
+    _id = field_validator("id")(_slug)
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> MixtureConfig:
+        total = sum(source.weight for source in self.sources)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"sources: weights sum to {total:.6f}, expected 1")
+        corpora = [source.corpus for source in self.sources]
+        if len(set(corpora)) != len(corpora):
+            raise ValueError("sources: a corpus is listed twice")
+        return self
+
+
+class ScaleConfig(StrictModel):
+    """A model shape (Llama-style decoder); `n_params` is computed from it, never allocated."""
+
+    scale: str
+    """Scale name, equal to the file stem (`tiny`, `small`, `240M`, `1B`)."""
+    n_params_nominal: int = Field(gt=0)
+    """The size the name claims, for sorting and for the 10% check."""
+    n_layer: int = Field(gt=0)
+    """Transformer blocks."""
+    d_model: int = Field(gt=0)
+    """Residual width."""
+    n_head: int = Field(gt=0)
+    """Attention heads."""
+    n_kv_head: int | None = None
+    """Key/value heads (grouped-query attention); None means n_head."""
+    head_dim: int = Field(gt=0)
+    """Width of one head (vLLM's CPU attention rejects 16; use >= 32)."""
+    ffn_dim: int = Field(gt=0)
+    """Hidden width of the gated MLP."""
+    seq_len: int = Field(gt=0)
+    """Training context length."""
+    vocab_size: int = Field(gt=0)
+    """Tokenizer vocabulary size (4k-16k keeps the CPU demo fast)."""
+    tie_embeddings: bool = True
+    """Share input embedding and LM head."""
+    rope_theta: float = 10000.0
+    """Rotary base."""
+
+    _scale = field_validator("scale")(check_scale)
+
+
+class RecipeConfig(StrictModel):
+    """Optimisation settings of one stage (configs/recipes/); extended by training."""
+
+    id: str
+    """Recipe id, equal to the file stem."""
+    stage: Literal["pretrain", "sft"]
+    """Which stage it trains."""
+    description: str = ""
+    """What the recipe is for."""
+    settings: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    """Flat optimiser and schedule settings (validated by the training stage)."""
+
+    _id = field_validator("id")(_slug)
