@@ -29,7 +29,9 @@ LS_KINDS = {"benchmarks", "corpora", "mixtures", "scales", "recipes", "studies",
 def main(
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", envvar="XSTAGE_DATA_DIR", help="Runtime data (lake, runs, warehouse)."),
+        typer.Option(
+            "--data-dir", envvar="XSTAGE_DATA_DIR", help="Runtime data (lake, runs, warehouse)."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Debug logging.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Warnings and errors only.")] = False,
@@ -57,7 +59,9 @@ def validate() -> None:
     failures = [(path, error) for path, error in results if error]
     for _, error in failures:
         stdout.print(f"[red]invalid[/red] {error}", highlight=False, soft_wrap=True)
-    stdout.print(f"{len(results) - len(failures)}/{len(results)} configs valid under {config_dir()}")
+    stdout.print(
+        f"{len(results) - len(failures)}/{len(results)} configs valid under {config_dir()}"
+    )
     if failures or not results:
         raise typer.Exit(1)
 

@@ -84,7 +84,9 @@ def load_file(path: Path, cls: type[ModelT]) -> ModelT:
     model = parse_config(load_yaml(path), cls, path)
     identity = getattr(model, "id", None) or getattr(model, "scale", None)
     if identity is not None and identity != path.stem:
-        raise ConfigError(f"{path}: field 'id': {identity!r} must equal the file stem {path.stem!r}")
+        raise ConfigError(
+            f"{path}: field 'id': {identity!r} must equal the file stem {path.stem!r}"
+        )
     return model
 
 

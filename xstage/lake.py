@@ -70,7 +70,9 @@ def _run_partition(scale: str, mixture: str, seed: int, stage: str) -> Path:
     check_slug(mixture, "mixture")
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative integer")
-    return Path(f"scale={scale}", f"mixture={mixture}", f"seed={seed}", f"stage={check_stage(stage)}")
+    return Path(
+        f"scale={scale}", f"mixture={mixture}", f"seed={seed}", f"stage={check_stage(stage)}"
+    )
 
 
 def training_metrics_path(

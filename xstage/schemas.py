@@ -40,7 +40,10 @@ DOCUMENTS = pa.schema(
 )
 
 CHAT_MESSAGE = pa.struct(
-    [pa.field("role", pa.string(), nullable=False), pa.field("content", pa.string(), nullable=False)]
+    [
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("content", pa.string(), nullable=False),
+    ]
 )
 
 CHAT_EXAMPLES = pa.schema(

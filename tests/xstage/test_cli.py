@@ -1,0 +1,36 @@
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from xstage.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ["validate", "ls"]:
+        assert command in result.output
+
+
+def test_validate_passes_on_the_shipped_configs():
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 0, result.output
+    assert "configs valid" in result.output
+
+
+def test_ls_rejects_unknown_kind():
+    result = runner.invoke(app, ["ls", "nonsense"])
+    assert result.exit_code == 2
+
+
+def test_help_does_not_import_heavy_stacks():
+    code = (
+        "import sys; from xstage.cli import app; "
+        "heavy = [m for m in ('torch', 'vllm', 'dbt', 'transformers') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
