@@ -75,6 +75,13 @@ def list_things(
 
     if kind not in LS_KINDS:
         raise typer.BadParameter(f"{kind!r}: expected one of {', '.join(sorted(LS_KINDS))}")
+    if kind == "queries":
+        from warehouse.queries import named_queries
+
+        for query in named_queries().values():
+            params = ", ".join(f"{k}={v}" if v else k for k, v in query.params.items())
+            stdout.print(f"[bold]{query.name}[/bold]({params}): {query.description}")
+        return
     stdout.print(list_table(kind))
 
 
@@ -88,6 +95,6 @@ def _mount_stages() -> None:
 
 
 # Each module defines `register(app)` adding its commands (ingest, train, sft, score, ...).
-STAGE_CLIS: list[str] = []
+STAGE_CLIS: list[str] = ["warehouse.query_cli"]
 
 _mount_stages()

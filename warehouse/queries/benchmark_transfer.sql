@@ -1,0 +1,8 @@
+-- description: Per-benchmark cross-stage correlation with n, r, p and 95% CI.
+-- param: metric=accuracy
+-- param: method=pearson
+-- param: normalization=none
+select scale, category, benchmark, metric, method, n, r, p_value, ci_low, ci_high
+from marts.fct_cross_stage_transfer
+where metric = $metric and method = $method and length_normalization = $normalization
+order by scale, category, benchmark

@@ -1,0 +1,147 @@
+"""Ad-hoc correlation slicing over the marts, returning polars frames.
+
+Used by: Python users (`from warehouse import slices`) and notebooks; the marts hold the study's
+fixed tables, this module re-slices them (a subset of units, another grouping) on the fly.
+Identifiers come from closed sets; every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from scipy import stats
+
+from warehouse.queries import run_sql
+
+METRIC_COLUMNS = {"accuracy": "accuracy", "confidence": "mean_confidence"}
+GROUPINGS = ("benchmark", "category", "all")
+METHODS = ("pearson", "spearman")
+NORMALIZATIONS = ("none", "per_token", "per_char", "per_byte")
+
+# Per scale x benchmark: PT vs SFT values per unit (seed-averaged), then Pearson on values or on
+# tie-averaged ranks (Spearman). `{value}` is a column from METRIC_COLUMNS, never user text.
+_PAIRED_SQL = """
+with scores as (
+    select scale, mixture as unit, benchmark, category, stage, avg({value}) as value
+    from marts.fct_benchmark_scores
+    where length_normalization = $normalization
+      and ($scale is null or scale = $scale)
+      and ($units is null or list_contains($units, mixture))
+    group by all
+),
+paired as (
+    select pt.scale, pt.benchmark, pt.category, pt.unit, pt.value as pt_value, sft.value as sft_value
+    from scores as pt
+    inner join scores as sft
+        on pt.scale = sft.scale and pt.benchmark = sft.benchmark and pt.unit = sft.unit
+    where pt.stage = 'pretrain' and sft.stage = 'sft'
+),
+ranked as (
+    select
+        *,
+        rank() over (partition by scale, benchmark order by pt_value)
+        + (count(*) over (partition by scale, benchmark, pt_value) - 1) / 2.0 as pt_rank,
+        rank() over (partition by scale, benchmark order by sft_value)
+        + (count(*) over (partition by scale, benchmark, sft_value) - 1) / 2.0 as sft_rank
+    from paired
+),
+final as (
+    select
+        scale,
+        benchmark,
+        any_value(category) as category,
+        count(*) as n,
+        case when $method = 'spearman' then corr(sft_rank, pt_rank) else corr(sft_value, pt_value) end as r
+    from ranked
+    group by scale, benchmark
+)
+select * from final order by scale, benchmark
+"""
+
+
+def _check(value: str, allowed: tuple[str, ...] | dict, name: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def _p_value(r: float | None, n: int) -> float | None:
+    """Two-sided p of a correlation with n - 2 degrees of freedom (None when undefined)."""
+    if r is None or n < 3 or r != r:
+        return None
+    if abs(r) >= 1.0:
+        return 0.0
+    t = r * ((n - 2) / (1.0 - r * r)) ** 0.5
+    return float(2.0 * stats.t.sf(abs(t), n - 2))
+
+
+def correlate(
+    metric: str = "accuracy",
+    by: str = "category",
+    scale: str | None = None,
+    method: str = "pearson",
+    normalization: str = "none",
+    units: list[str] | None = None,
+    database: Path | None = None,
+) -> pl.DataFrame:
+    """Cross-stage correlation (PT vs SFT across units) of `metric`, grouped `by`.
+
+    Per scale x benchmark, r correlates the units' pretraining values with their SFT values
+    (seed-averaged), restricted to `units` if given. `by="category"` or `"all"` then averages
+    r over benchmarks, unweighted, as the paper does.
+    """
+    value = METRIC_COLUMNS[_check(metric, METRIC_COLUMNS, "metric")]
+    _check(by, GROUPINGS, "by")
+    params = {
+        "normalization": _check(normalization, NORMALIZATIONS, "normalization"),
+        "scale": scale,
+        "units": units,
+        "method": _check(method, METHODS, "method"),
+    }
+    per_benchmark = run_sql(_PAIRED_SQL.format(value=value), params, database)
+    per_benchmark = per_benchmark.with_columns(
+        pl.struct("r", "n")
+        .map_elements(lambda row: _p_value(row["r"], row["n"]), return_dtype=pl.Float64)
+        .alias("p_value"),
+        pl.lit(metric).alias("metric"),
+        pl.lit(method).alias("method"),
+    )
+    if by == "benchmark":
+        return per_benchmark
+    keys = ["scale"] if by == "all" else ["scale", "category"]
+    grouped = per_benchmark.group_by(keys, maintain_order=True).agg(
+        pl.len().alias("n_benchmarks"), pl.col("r").mean().alias("mean_r")
+    )
+    if by == "all":
+        grouped = grouped.with_columns(pl.lit("all").alias("category"))
+    return grouped.with_columns(pl.lit(metric).alias("metric"), pl.lit(method).alias("method"))
+
+
+def transfer_table(
+    scale: str | None = None,
+    metric: str | None = None,
+    method: str = "pearson",
+    normalization: str = "none",
+    category: str | None = None,
+    database: Path | None = None,
+) -> pl.DataFrame:
+    """Rows of marts.fct_cross_stage_transfer, filtered; every filter is a bound parameter."""
+    if metric is not None:
+        _check(metric, METRIC_COLUMNS, "metric")
+    sql = """
+        select * from marts.fct_cross_stage_transfer
+        where method = $method and length_normalization = $normalization
+          and ($scale is null or scale = $scale)
+          and ($metric is null or metric = $metric)
+          and ($category is null or category = $category)
+        order by scale, category, benchmark, metric
+    """
+    params = {
+        "method": _check(method, METHODS, "method"),
+        "normalization": _check(normalization, NORMALIZATIONS, "normalization"),
+        "scale": scale,
+        "metric": metric,
+        "category": category,
+    }
+    return run_sql(sql, params, database)
