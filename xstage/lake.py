@@ -175,3 +175,9 @@ def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> pa.Table:
 def read_table(path: Path) -> pa.Table:
     """Read one lake file as written (no partition columns)."""
     return pq.read_table(path)
+
+
+def study_dir(study: str, root: Path | None = None) -> Path:
+    """`<data>/studies/<study>/`: the study runner's step log and resolved study config."""
+    check_slug(study, "study")
+    return data_dir(root) / "studies" / study
