@@ -67,7 +67,7 @@ def run_sql(
     check_read_only(sql)
     with connect(database) as connection:
         try:
-            return connection.execute(sql, params or {}).pl()
+            return pl.from_arrow(connection.execute(sql, params or {}).to_arrow_table())
         except duckdb.Error as exc:
             raise QueryError(str(exc).splitlines()[0]) from None
 
