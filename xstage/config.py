@@ -25,6 +25,7 @@ CONFIG_KINDS: dict[str, str] = {
     "scales": "xstage.config:ScaleConfig",
     "recipes": "xstage.config:RecipeConfig",
     "studies": "xstage.study_config:StudyConfig",
+    "chat": "xstage.config:ChatDatasetConfig",
 }
 CATEGORIES = ("commonsense", "science", "nli", "semantic")
 NORMALIZATIONS = ("none", "per_token", "per_char", "per_byte")
@@ -305,5 +306,25 @@ class RecipeConfig(StrictModel):
     """What the recipe is for."""
     settings: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
     """Flat optimiser and schedule settings (validated by the training stage)."""
+
+    _id = field_validator("id")(_slug)
+
+
+class ChatDatasetConfig(StrictModel):
+    """An SFT dataset converted to Tulu-v2 `messages` (configs/chat/; xstage ingest chat ID)."""
+
+    id: str
+    """Chat dataset id, equal to the file stem; the `dataset=` partition of chat_examples."""
+    display_name: str
+    """Human name for reports."""
+    source: DatasetSource
+    """Dataset split to read (hub id; $XSTAGE_HF_MIRROR serves it offline)."""
+    format: Literal["alpaca", "lima", "messages"]
+    """Row shape: `alpaca` (instruction, input, output), `lima` (conversations: alternating
+    user/assistant strings) or `messages` (already Tulu-v2 role/content lists)."""
+    license: str
+    """Licence of the underlying data."""
+    description: str = ""
+    """What the dataset stands for in the study."""
 
     _id = field_validator("id")(_slug)
