@@ -67,7 +67,7 @@ def run_sql(
     check_read_only(sql)
     with connect(database) as connection:
         try:
-            return pl.from_arrow(connection.execute(sql, params or {}).to_arrow_table())
+            return connection.sql(sql, params=params or {}).pl()
         except duckdb.Error as exc:
             raise QueryError(str(exc).splitlines()[0]) from None
 
