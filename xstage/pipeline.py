@@ -1,0 +1,145 @@
+"""Plan and run a whole study: ingest -> tokenizer -> pretrain -> sft -> score -> build -> report.
+
+Used by: xstage run configs/studies/demo.yaml [--dry-run] [--only STEP].
+
+This is the composition root. Besides xstage/cli.py it is the one module that calls into the
+stage packages (ingest, training, scoring, warehouse), and only lazily, through the
+"module:function" strings of STEP_TARGETS: planning and `--dry-run` import no stage. Every step's
+library function is idempotent; the plan also checks each step's outputs (lake leaves,
+checkpoint `final/meta.json`, warehouse and report mtimes), so a rerun after a crash at any
+point redoes only what is missing. Each step start and end is appended to a step log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from xstage import lake
+from xstage.study_plan import Step, StudyPlan
+
+log = logging.getLogger(__name__)
+
+# Step target -> "module:function", resolved only when the step runs.
+STEP_TARGETS: dict[str, str] = {
+    "ingest_benchmark": "ingest.benchmarks:ingest_benchmark",
+    "ingest_corpus": "ingest.corpora:ingest_corpus",
+    "ingest_chat": "ingest.chat:ingest_chat",
+    "tokenizer": "training.tokenizer:train_study_tokenizer",
+    "pretrain": "training.pretrain:pretrain",
+    "sft": "training.sft:sft",
+    "score": "scoring.score:score_run",
+    "build": "warehouse.build:build",
+    "report": "warehouse.report:write_report",
+}
+
+
+@dataclass
+class StepOutcome:
+    """What happened to one step in one `xstage run`."""
+
+    step: Step
+    status: str
+    """`ran` or `skipped` (already done)."""
+    seconds: float = 0.0
+
+
+def resolve(target: str) -> Callable[..., Any]:
+    """Import `module:function` from STEP_TARGETS[target] (the lazy stage import)."""
+    module_name, _, attr = STEP_TARGETS[target].partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+# ---------------------------------------------------------------------------------------------
+# The step log: one JSON line per step event, so tests and people can see what ran when.
+
+
+def step_log_path(study_id: str) -> Path:
+    """`<data>/studies/<study>/steps.jsonl`."""
+    return lake.study_dir(study_id) / "steps.jsonl"
+
+
+def append_step_log(study_id: str, step: Step, event: str, seconds: float = 0.0) -> None:
+    """Append one event (`started`, `done`, `skipped`, `failed`) of one step, fsynced."""
+    path = step_log_path(study_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "kind": step.kind,
+        "step": step.name,
+        "event": event,
+        "seconds": round(seconds, 3),
+    }
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+def read_step_log(study_id: str) -> list[dict]:
+    """Every event of the study's step log, oldest first."""
+    path = step_log_path(study_id)
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def run_study(
+    plan: StudyPlan,
+    only: str | None = None,
+    on_step: Callable[[Step, str], None] | None = None,
+) -> list[StepOutcome]:
+    """Run every pending step of `plan` (or of one kind), in order, with one progress display.
+
+    A step whose outputs exist is skipped; a failing step stops the run (its error names the
+    step) and a rerun resumes there. `on_step(step, event)` is told of each start and finish.
+    """
+    from xstage.console import progress
+
+    steps = plan.select(only)
+    outcomes: list[StepOutcome] = []
+    with progress() as bar:
+        task = bar.add_task(f"study {plan.study.id}", total=len(steps))
+        for step in steps:
+            bar.update(task, description=f"{plan.study.id}: {step.name}")
+            outcomes.append(_run_step(plan.study.id, step, on_step))
+            bar.advance(task)
+        bar.update(task, description=f"study {plan.study.id}")
+    return outcomes
+
+
+def _run_step(
+    study_id: str, step: Step, on_step: Callable[[Step, str], None] | None
+) -> StepOutcome:
+    if step.done():
+        append_step_log(study_id, step, "skipped")
+        return StepOutcome(step, "skipped")
+    append_step_log(study_id, step, "started")
+    if on_step:
+        on_step(step, "started")
+    start = time.perf_counter()
+    try:
+        resolve(step.target)(**step.kwargs)
+    except Exception as exc:
+        append_step_log(study_id, step, "failed", time.perf_counter() - start)
+        raise RuntimeError(f"study step '{step.name}' failed: {exc}") from exc
+    seconds = time.perf_counter() - start
+    if not step.done():
+        append_step_log(study_id, step, "failed", seconds)
+        raise RuntimeError(f"study step '{step.name}' returned but its outputs are missing")
+    append_step_log(study_id, step, "done", seconds)
+    if on_step:
+        on_step(step, "done")
+    log.info("%s: done in %.1f s", step.name, seconds)
+    return StepOutcome(step, "ran", seconds)
