@@ -108,6 +108,51 @@ def predictions_path(
     return directory / f"part-{checkpoint_step}.parquet"
 
 
+def imported_metrics_path(
+    scale: str,
+    mixture: str,
+    seed: int,
+    stage: str,
+    benchmark: str,
+    checkpoint_step: int,
+    root: Path | None = None,
+) -> Path:
+    """`lake/imported_metrics/scale=/mixture=/seed=/stage=/benchmark=/part-<step>.parquet`."""
+    return _run_leaf(
+        "imported_metrics", scale, mixture, seed, stage, benchmark, checkpoint_step, root
+    )
+
+
+def item_results_path(
+    scale: str,
+    mixture: str,
+    seed: int,
+    stage: str,
+    benchmark: str,
+    checkpoint_step: int,
+    root: Path | None = None,
+) -> Path:
+    """`lake/item_results/scale=/mixture=/seed=/stage=/benchmark=/part-<step>.parquet`."""
+    return _run_leaf("item_results", scale, mixture, seed, stage, benchmark, checkpoint_step, root)
+
+
+def _run_leaf(
+    table: str,
+    scale: str,
+    mixture: str,
+    seed: int,
+    stage: str,
+    benchmark: str,
+    checkpoint_step: int,
+    root: Path | None,
+) -> Path:
+    check_slug(benchmark, "benchmark")
+    if not isinstance(checkpoint_step, int) or checkpoint_step < 0:
+        raise ValueError(f"checkpoint_step={checkpoint_step!r} must be a non-negative integer")
+    leaf = _run_partition(scale, mixture, seed, stage) / f"benchmark={benchmark}"
+    return table_dir(table, root) / leaf / f"part-{checkpoint_step}.parquet"
+
+
 def runs_root(root: Path | None = None) -> Path:
     """`<data>/runs`: checkpoints live under `runs/<run_id>/<stage>/`."""
     return data_dir(root) / "runs"

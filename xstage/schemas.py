@@ -61,6 +61,7 @@ PREDICTIONS = pa.schema(
         pa.field("choice_index", pa.int16(), nullable=False),
         pa.field("is_gold", pa.bool_(), nullable=False),
         pa.field("logprob", pa.float64(), nullable=False),
+        # 0 means "not known": imported runs (xstage import) carry no token counts.
         pa.field("n_tokens", pa.int32(), nullable=False),
         pa.field("n_chars", pa.int32(), nullable=False),
         pa.field("n_bytes", pa.int32(), nullable=False),
@@ -111,6 +112,39 @@ TRAINING_METRICS = pa.schema(
     ]
 )
 
+# Imported runs (xstage import ...): the source harness's own per-item metrics (lm-eval `acc`,
+# `acc_norm`, lighteval `metric.*`), kept beside our predictions for comparison, never used by marts.
+# Leaf: imported_metrics/scale=/mixture=/seed=/stage=/benchmark=/part-<checkpoint_step>.parquet
+IMPORTED_METRICS = pa.schema(
+    [
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("metric", pa.string(), nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("source_task", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_line", pa.int64(), nullable=False),
+        pa.field("imported_at", UTC_TIMESTAMP, nullable=False),
+    ]
+)
+
+# Per-item outcomes of runs that have no per-choice log-probs (xstage import table): one row per
+# run x stage x benchmark x item. The warehouse unions these with the per-item rows it derives from
+# predictions; a leaf never coexists with a predictions leaf of the same partition.
+# Leaf: item_results/scale=/mixture=/seed=/stage=/benchmark=/part-<checkpoint_step>.parquet
+ITEM_RESULTS = pa.schema(
+    [
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("is_correct", pa.bool_(), nullable=False),
+        pa.field("confidence", pa.float64(), nullable=True),
+        pa.field("prob_gold", pa.float64(), nullable=True),
+        pa.field("predicted_index", pa.int16(), nullable=True),
+        pa.field("category", pa.string(), nullable=False),
+        pa.field("checkpoint_step", pa.int64(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("imported_at", UTC_TIMESTAMP, nullable=False),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "benchmark_items": BENCHMARK_ITEMS,
     "documents": DOCUMENTS,
@@ -118,4 +152,6 @@ TABLES: dict[str, pa.Schema] = {
     "predictions": PREDICTIONS,
     "runs": RUNS,
     "training_metrics": TRAINING_METRICS,
+    "imported_metrics": IMPORTED_METRICS,
+    "item_results": ITEM_RESULTS,
 }
