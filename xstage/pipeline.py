@@ -38,7 +38,10 @@ STEP_TARGETS: dict[str, str] = {
     "score": "scoring.score:score_run",
     "build": "warehouse.build:build",
     "report": "warehouse.report:write_report",
+    "summary": "warehouse.report:category_summary",
 }
+# Where the run summary's numbers come from (printed under the table).
+SUMMARY_SOURCE = "marts.fct_category_transfer (method pearson, primary normalisation)"
 
 
 @dataclass
@@ -143,3 +146,13 @@ def _run_step(
         on_step(step, "done")
     log.info("%s: done in %.1f s", step.name, seconds)
     return StepOutcome(step, "ran", seconds)
+
+
+def category_summary() -> list[dict]:
+    """Mean r_acc and r_conf per category and scale, read from marts.fct_category_transfer."""
+    return resolve("summary")()
+
+
+def write_report(study_id: str) -> Path:
+    """Write `<data>/reports/<study>/index.html` from the marts; return its path."""
+    return resolve("report")(study=study_id)

@@ -1,0 +1,61 @@
+"""`xstage run` (a whole study, resumable) and `xstage report` (its HTML report).
+
+Used by: xstage run configs/studies/demo.yaml [--dry-run] [--only STEP]; xstage report [STUDY];
+`make demo`. Thin: the plan lives in xstage.study_plan, the runner in xstage.pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from xstage.console import stdout
+
+STUDY_ARG = typer.Argument(help="Study file (configs/studies/demo.yaml) or id (demo).")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run` and `report` to the root app."""
+    app.command("run")(run)
+    app.command("report")(report)
+
+
+def run(
+    study: Annotated[str, STUDY_ARG],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and costs.")] = False,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help="One step kind: ingest, tokenizer, pretrain "
+            "(or train), sft, score, build, report.",
+        ),
+    ] = None,
+) -> None:
+    """Run a study end to end (ingest -> ... -> report), skipping finished steps."""
+    from xstage import pipeline, study_tables
+    from xstage.study_config import load_study
+    from xstage.study_plan import plan_study
+
+    config, path = load_study(study)
+    plan = plan_study(config, path)
+    selected = plan.select(only)
+    if dry_run:
+        stdout.print(study_tables.plan_table(plan, study_tables.plan_rows(selected)))
+        stdout.print(study_tables.pretrain_note(plan))
+        return
+    outcomes = pipeline.run_study(plan, only)
+    stdout.print(study_tables.outcome_table(outcomes))
+    if only in (None, "build", "report"):
+        rows = pipeline.category_summary()
+        stdout.print(study_tables.summary_table(rows, config.scales, pipeline.SUMMARY_SOURCE))
+
+
+def report(study: Annotated[str, STUDY_ARG] = "demo") -> None:
+    """Write <data>/reports/<study>/index.html (figures beside it) from the warehouse marts."""
+    from xstage import pipeline
+    from xstage.study_config import load_study
+
+    config, _ = load_study(study)
+    stdout.print(f"report: {pipeline.write_report(config.id)}")
