@@ -291,23 +291,138 @@ class ScaleConfig(StrictModel):
     """Share input embedding and LM head."""
     rope_theta: float = 10000.0
     """Rotary base."""
+    nominal_counts: Literal["total", "non_embedding"] = "total"
+    """Which count the name refers to: the paper's 240M is total, its 1B is non-embedding."""
+    description: str = ""
+    """Where the shape comes from and what it is for."""
 
     _scale = field_validator("scale")(check_scale)
 
+    @property
+    def n_embedding_params(self) -> int:
+        """Input embedding (plus the LM head when untied), counted from the shape."""
+        return self.vocab_size * self.d_model * (1 if self.tie_embeddings else 2)
+
+    @property
+    def n_params_non_embedding(self) -> int:
+        """Parameters of the blocks and the final norm (a bias-free Llama decoder)."""
+        kv_heads = self.n_kv_head or self.n_head
+        attention = self.d_model * self.head_dim * (2 * self.n_head + 2 * kv_heads)
+        mlp = 3 * self.d_model * self.ffn_dim
+        norms = 2 * self.d_model
+        return self.n_layer * (attention + mlp + norms) + self.d_model
+
+    @property
+    def n_params(self) -> int:
+        """Total parameters of the model built from this shape, without allocating it."""
+        return self.n_embedding_params + self.n_params_non_embedding
+
+    @property
+    def n_params_counted(self) -> int:
+        """The count the name claims (`nominal_counts`), compared with n_params_nominal."""
+        if self.nominal_counts == "non_embedding":
+            return self.n_params_non_embedding
+        return self.n_params
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ScaleConfig:
+        kv_heads = self.n_kv_head or self.n_head
+        if self.n_head % kv_heads:
+            raise ValueError(f"n_kv_head: {kv_heads} must divide n_head={self.n_head}")
+        return self
+
+
+class OptimSettings(StrictModel):
+    """Optimiser, schedule, batch and checkpoint settings shared by both stages."""
+
+    global_batch_size: int = Field(gt=0)
+    """Sequences (pretrain) or examples (SFT) per optimizer step, over all processes."""
+    micro_batch_size: int = Field(gt=0)
+    """Rows per forward pass on one process; gradient accumulation makes up the rest."""
+    lr: float = Field(gt=0)
+    """Peak learning rate (AdamW)."""
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    """The cosine ends at lr * min_lr_ratio."""
+    warmup_fraction: float = Field(0.05, ge=0, lt=1)
+    """Share of the steps spent in linear warmup (at least one step when > 0)."""
+    weight_decay: float = Field(0.1, ge=0)
+    """AdamW decoupled weight decay (applied to matrices, not to norms)."""
+    beta1: float = Field(0.9, gt=0, lt=1)
+    """AdamW beta1."""
+    beta2: float = Field(0.95, gt=0, lt=1)
+    """AdamW beta2."""
+    eps: float = Field(1e-8, gt=0)
+    """AdamW epsilon."""
+    grad_clip: float = Field(1.0, ge=0)
+    """Clip the global gradient norm to this; 0 disables clipping."""
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    """`auto`: bf16 autocast where the device supports it (CUDA), else fp32."""
+    checkpoint_every: int = Field(0, ge=0)
+    """Write `step-<N>/` every this many steps (resume points); 0 = only `final/`."""
+    keep_last: int | None = Field(None, gt=0)
+    """Periodic checkpoints kept on disk; None keeps all."""
+    log_every: int = Field(1, gt=0)
+    """Steps between rows of lake/training_metrics (the last step is always logged)."""
+    compile: bool = False
+    """Wrap the model in torch.compile (GPU runs; a fixed cost of ~40-90 s)."""
+    fsdp: bool = False
+    """Shard parameters with FSDP instead of DDP under torchrun (1B and up)."""
+
+
+class PretrainSettings(OptimSettings):
+    """Pretraining on a mixture (`--set train.<field>=value`)."""
+
+    train_tokens: int = Field(gt=0)
+    """Tokens to train on: steps = train_tokens // (global_batch_size * seq_len)."""
+    max_steps: int | None = Field(None, gt=0)
+    """Stop after this many steps instead (smoke tests); None = from train_tokens."""
+    seq_len: int | None = Field(None, gt=0)
+    """Packed sequence length; None = the scale's seq_len."""
+
+
+class SftSettings(OptimSettings):
+    """Supervised fine-tuning on chat data (`--set sft.<field>=value`)."""
+
+    datasets: list[str] = Field(min_length=1)
+    """Chat dataset ids (lake/chat_examples) used unless the command names others."""
+    max_examples: int | None = Field(None, gt=0)
+    """Examples drawn (seeded) from the datasets together; None = all."""
+    epochs: int = Field(gt=0)
+    """Passes over the examples (paper: 5 at 240M, 10 at 1B)."""
+    max_seq_len: int | None = Field(None, gt=0)
+    """Examples are truncated to this many tokens; None = the scale's seq_len."""
+
+    @field_validator("datasets")
+    @classmethod
+    def _dataset_slugs(cls, value: list[str]) -> list[str]:
+        return [check_slug(item, "datasets") for item in value]
+
 
 class RecipeConfig(StrictModel):
-    """Optimisation settings of one stage (configs/recipes/); extended by training."""
+    """How one stage trains (configs/recipes/): a `train` section or an `sft` section."""
 
     id: str
     """Recipe id, equal to the file stem."""
     stage: Literal["pretrain", "sft"]
     """Which stage it trains."""
     description: str = ""
-    """What the recipe is for."""
-    settings: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
-    """Flat optimiser and schedule settings (validated by the training stage)."""
+    """What the recipe is for and where its numbers come from."""
+    train: PretrainSettings | None = None
+    """Pretraining settings; set exactly when stage is `pretrain`."""
+    sft: SftSettings | None = None
+    """Fine-tuning settings; set exactly when stage is `sft`."""
 
     _id = field_validator("id")(_slug)
+
+    @model_validator(mode="after")
+    def _section_matches_stage(self) -> RecipeConfig:
+        wanted = "train" if self.stage == "pretrain" else "sft"
+        other = "sft" if wanted == "train" else "train"
+        if getattr(self, wanted) is None:
+            raise ValueError(f"{wanted}: a {self.stage} recipe needs a '{wanted}' section")
+        if getattr(self, other) is not None:
+            raise ValueError(f"{other}: not allowed in a {self.stage} recipe")
+        return self
 
 
 class ChatDatasetConfig(StrictModel):
