@@ -226,3 +226,11 @@ def study_dir(study: str, root: Path | None = None) -> Path:
     """`<data>/studies/<study>/`: the study runner's step log and resolved study config."""
     check_slug(study, "study")
     return data_dir(root) / "studies" / study
+
+
+def rejects_path(leaf: Path) -> Path:
+    """`_rejected.json` beside a lake leaf: rows an ingest left out under --skip-invalid.
+
+    The leading underscore keeps it out of `**/*.parquet` readers (DuckDB, Spark, dbt sources).
+    """
+    return leaf.parent / "_rejected.json"
