@@ -180,6 +180,20 @@ def cache_dir(root: Path | None = None) -> Path:
     return data_dir(root) / "cache"
 
 
+def tokenizer_dir(name: str, root: Path | None = None) -> Path:
+    """`<data>/tokenizers/<name>/`: a study's trained tokenizer (copied into every checkpoint)."""
+    check_slug(name, "tokenizer")
+    return data_dir(root) / "tokenizers" / name
+
+
+def token_cache_path(tokenizer_hash: str, corpus: str, root: Path | None = None) -> Path:
+    """`<data>/cache/tokens/<tokenizer hash>/<corpus>.npz`: a corpus tokenized once, reused."""
+    check_slug(corpus, "corpus")
+    if not tokenizer_hash.isalnum():
+        raise ValueError(f"tokenizer_hash={tokenizer_hash!r} must be alphanumeric")
+    return cache_dir(root) / "tokens" / tokenizer_hash / f"{corpus}.npz"
+
+
 def atomic_path(path: Path) -> tuple[Path, int]:
     """Create the parent of `path` and a temp file beside it; return (temp path, fd)."""
     path.parent.mkdir(parents=True, exist_ok=True)
