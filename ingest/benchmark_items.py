@@ -1,0 +1,168 @@
+"""Convert one benchmark config's split into `lake/benchmark_items/benchmark=<id>/part-0.parquet`.
+
+Used by: xstage ingest benchmarks [--benchmark ID ...] [--limit N] [--overwrite] [--skip-invalid].
+context = the config template over the converter's fields (mc: lettered options and 'Answer:');
+choices = answer texts; item_hash = sha256 of the item's canonical JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingest.benchmarks import get_converter
+from ingest.benchmarks.fields import LETTERS, RawItem, RowError
+from ingest.rejects import InvalidDataError, Rejects
+from ingest.sources import iter_records, load_split, source_label
+from xstage import lake
+from xstage.config import BenchmarkConfig, ConfigError
+from xstage.schemas import BENCHMARK_ITEMS
+
+log = logging.getLogger(__name__)
+ANSWER_CUE = "Answer:"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingest did: `written`, `skipped` (leaf existed), `missing` or `failed`."""
+
+    name: str
+    status: str
+    n_rows: int = 0
+    n_rejected: int = 0
+    path: Path | None = None
+    message: str = ""
+
+
+def check_item(raw: RawItem) -> None:
+    """Reject empty fields and choices, a bad gold index, or inconsistent partial scoring."""
+    for name, value in raw.fields.items():
+        if not value.strip():
+            raise RowError(name, "empty text")
+    if len(raw.choices) < 2:
+        raise RowError("choices", f"expected at least 2 choices, got {len(raw.choices)}")
+    for name, choice in zip(raw.choice_fields, raw.choices, strict=True):
+        if not isinstance(choice, str) or not choice.strip():
+            raise RowError(name, "empty choice")
+    if isinstance(raw.gold, bool) or not isinstance(raw.gold, int):
+        raise RowError("label", f"gold index has type {type(raw.gold).__name__}")
+    if not 0 <= raw.gold < len(raw.choices):
+        raise RowError("label", f"gold index {raw.gold} out of range 0..{len(raw.choices) - 1}")
+    if raw.choice_contexts is not None:
+        if len(raw.choice_contexts) != len(raw.choices):
+            raise RowError("choice_contexts", "one context per choice expected")
+        if not (raw.continuation or "").strip():
+            raise RowError("continuation", "empty continuation after the blank")
+
+
+def render_context(config: BenchmarkConfig, raw: RawItem) -> str:
+    """Apply the template (str.format); for `mc` list options `A. text` and end with 'Answer:'."""
+    values = {**raw.optional, **raw.fields}
+    try:
+        body = config.template.format(**values)
+    except (KeyError, IndexError) as exc:
+        raise ConfigError(
+            f"configs/benchmarks/{config.id}.yaml: field 'template': unknown placeholder {exc}; "
+            f"converter {config.converter!r} provides {sorted(values)}"
+        ) from None
+    if config.formulation == "mc":
+        if len(raw.choices) > len(LETTERS):
+            raise RowError("choices", f"{len(raw.choices)} choices exceed the letters A-Z")
+        options = "\n".join(f"{LETTERS[k]}. {choice}" for k, choice in enumerate(raw.choices))
+        return f"{body}\n{options}\n{ANSWER_CUE}"
+    return body
+
+
+def item_hash(row: dict[str, Any]) -> str:
+    """sha256 of canonical JSON (sorted keys, UTF-8, no spaces) of the item's content fields."""
+    keys = ("context", "choices", "gold_index", "choice_contexts", "continuation")
+    content = {key: row[key] for key in keys}
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def build_row(config: BenchmarkConfig, raw: RawItem, row: int) -> dict[str, Any]:
+    """One benchmark_items row; the partial-scoring continuation carries choice_prefix."""
+    item = {
+        "item_id": raw.item_id if raw.item_id is not None else f"{config.source.split}-{row:06d}",
+        "split": config.source.split,
+        "context": render_context(config, raw),
+        "choices": list(raw.choices),
+        "gold_index": raw.gold,
+        "category": config.category,
+        "n_choices": len(raw.choices),
+        "source": source_label(config.source),
+        "choice_contexts": raw.choice_contexts,
+        "continuation": None
+        if raw.continuation is None
+        else config.choice_prefix + raw.continuation,
+    }
+    item["item_hash"] = item_hash(item)
+    return item
+
+
+def convert_rows(
+    config: BenchmarkConfig, dataset: Any, limit: int | None
+) -> tuple[list[dict[str, Any]], Rejects]:
+    """Convert and check every row; duplicates of an item_id are all rejected."""
+    converter = get_converter(config.converter)
+    rejects = Rejects(config.source)
+    items: list[tuple[int, dict[str, Any]]] = []
+    for row, record, problem in iter_records(dataset, limit):
+        if problem is not None:
+            rejects.add(row, *problem)
+            continue
+        try:
+            raw = converter(record)
+            check_item(raw)
+            items.append((row, build_row(config, raw, row)))
+        except RowError as exc:
+            rejects.add(row, exc.field, exc.reason)
+    rows_by_id: dict[str, list[int]] = defaultdict(list)
+    for row, item in items:
+        rows_by_id[item["item_id"]].append(row)
+    duplicated = {key: rows for key, rows in rows_by_id.items() if len(rows) > 1}
+    for key, rows in duplicated.items():
+        for row in rows:
+            rejects.add(row, "id", f"duplicate item id {key!r} (rows {rows})")
+    rejects.rows.sort()
+    kept = [item for _, item in items if item["item_id"] not in duplicated]
+    return kept, rejects
+
+
+def ingest_benchmark(
+    config: BenchmarkConfig,
+    *,
+    limit: int | None = None,
+    overwrite: bool = False,
+    skip_invalid: bool = False,
+) -> IngestResult:
+    """Write one benchmark's leaf; an existing leaf is kept unless `overwrite`.
+
+    Raises:
+        SourceMissingError, HubUnavailableError: from ingest.sources.
+        InvalidDataError: invalid rows without `skip_invalid`, or no valid row at all.
+    """
+    path = lake.benchmark_items_path(config.id)
+    if path.exists() and not overwrite:
+        n_rows = pq.read_metadata(path).num_rows
+        return IngestResult(config.id, "skipped", n_rows, path=path, message="leaf exists")
+    dataset = load_split(config.source)
+    items, rejects = convert_rows(config, dataset, limit)
+    if rejects and not skip_invalid:
+        raise rejects.error()
+    if not items:
+        raise InvalidDataError(f"{source_label(config.source)}: no valid rows to write")
+    lake.write_parquet(pa.Table.from_pylist(items, schema=BENCHMARK_ITEMS), path, BENCHMARK_ITEMS)
+    rejects.write_sidecar(path, len(items))
+    for row, name, reason in rejects.rows:
+        log.warning("skipped %s", rejects.describe(row, name, reason))
+    return IngestResult(config.id, "written", len(items), len(rejects), path)
