@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from xstage.config import ConfigError, StrictModel, config_dir, load_file
 from xstage.ids import Stage, check_scale, check_slug
@@ -63,9 +63,9 @@ class ScaleRecipes(StrictModel):
     sft: str
     """SFT recipe id under configs/recipes/."""
     pretrain_overrides: dict[str, Scalar] = Field(default_factory=dict)
-    """`--set`-style overrides of the pretraining recipe (e.g. a shorter demo run)."""
+    """Overrides of the recipe's `train:` fields (e.g. `train_tokens` for a shorter run)."""
     sft_overrides: dict[str, Scalar] = Field(default_factory=dict)
-    """`--set`-style overrides of the SFT recipe."""
+    """Overrides of the recipe's `sft:` fields (e.g. `max_examples`)."""
 
     _pretrain = field_validator("pretrain", "sft")(lambda value: check_slug(value, "recipe"))
 
@@ -98,6 +98,8 @@ class CostEstimate(StrictModel):
     """Tokens one scored item costs (context + its choices), for scoring estimates."""
     mean_chat_tokens: float = Field(400.0, gt=0)
     """Tokens per chat example, for SFT estimates."""
+    sft_examples: int = Field(1000, gt=0)
+    """Chat examples per SFT epoch when neither the recipe nor the study caps them."""
 
 
 class StudyConfig(StrictModel):
@@ -170,6 +172,8 @@ class StudyConfig(StrictModel):
         for scale, recipes in value.items():
             check_scale(scale, "recipes key")
             _check_refs([recipes.pretrain, recipes.sft], "recipes", info)
+            resolved_recipe(recipes, "pretrain")
+            resolved_recipe(recipes, "sft")
         return value
 
     @model_validator(mode="after")
@@ -186,6 +190,26 @@ class StudyConfig(StrictModel):
             if lacking:
                 raise ValueError(f"estimate.{table}: no throughput for scales {lacking}")
         return self
+
+
+def resolved_recipe(recipes: ScaleRecipes, stage: str) -> StrictModel:
+    """A scale's `train:` or `sft:` recipe section with the study's overrides, re-validated.
+
+    An unknown or ill-typed override is an error that names the field.
+    """
+    from xstage.config import RecipeConfig, load_config
+
+    recipe_id = recipes.pretrain if stage == "pretrain" else recipes.sft
+    recipe: RecipeConfig = load_config("recipes", recipe_id)
+    if recipe.stage != stage:
+        raise ValueError(f"recipe {recipe_id!r} is a {recipe.stage} recipe, not {stage}")
+    section = recipe.train if stage == "pretrain" else recipe.sft
+    overrides = recipes.pretrain_overrides if stage == "pretrain" else recipes.sft_overrides
+    try:
+        return type(section).model_validate(section.model_dump() | overrides)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) + f": {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{stage}_overrides of recipe {recipe_id!r}: {fields}") from None
 
 
 def load_study(ref: str | Path) -> tuple[StudyConfig, Path]:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from xstage import lake
-from xstage.config import CorpusConfig, RecipeConfig, ScaleConfig, load_config
+from xstage.config import CorpusConfig, ScaleConfig, load_config
 from xstage.ids import Stage, run_id
-from xstage.study_config import StudyConfig
+from xstage.study_config import StudyConfig, resolved_recipe
 
 STEP_KINDS = ("ingest", "tokenizer", "pretrain", "sft", "score", "build", "report")
 # `--only train` is the spelling of STYLE §2.6; it means the pretraining steps.
@@ -265,25 +265,13 @@ def _items_of(study: StudyConfig, benchmark: str) -> int:
 
 
 def _train_tokens(study: StudyConfig, stage: str, scale: str) -> float:
-    """Tokens one run of `stage` trains on, from its recipe settings and the study overrides."""
-    recipes = study.recipes[scale]
+    """Tokens one run of `stage` trains on: its recipe with the study's overrides applied."""
+    settings = resolved_recipe(study.recipes[scale], stage)
     if stage == "pretrain":
-        recipe: RecipeConfig = load_config("recipes", recipes.pretrain)
-        settings = recipe.settings | recipes.pretrain_overrides
         shape: ScaleConfig = load_config("scales", scale)
-        return pretrain_tokens(settings, shape.seq_len)
-    recipe = load_config("recipes", recipes.sft)
-    settings = recipe.settings | recipes.sft_overrides
-    examples = study.max_chat_examples or 0
-    epochs = float(settings.get("epochs") or 1)
-    return examples * len(study.sft_datasets) * epochs * study.estimate.mean_chat_tokens
-
-
-def pretrain_tokens(settings: dict, seq_len: int) -> float:
-    """Tokens a pretraining recipe consumes: `train_tokens`, else steps x batch x seq_len."""
-    if settings.get("train_tokens"):
-        return float(settings["train_tokens"])
-    steps = settings.get("max_steps") or settings.get("steps") or 0
-    batch = settings.get("batch_size") or settings.get("global_batch_size") or 0
-    seq = settings.get("seq_len") or seq_len
-    return float(steps) * float(batch) * float(seq)
+        seq_len = settings.seq_len or shape.seq_len
+        if settings.max_steps:
+            return float(settings.max_steps * settings.global_batch_size * seq_len)
+        return float(settings.train_tokens)
+    examples = settings.max_examples or study.max_chat_examples or study.estimate.sft_examples
+    return float(examples * settings.epochs * study.estimate.mean_chat_tokens)

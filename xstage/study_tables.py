@@ -60,7 +60,7 @@ def plan_table(plan: StudyPlan, rows: Sequence[dict]) -> Table:
         title=f"plan for study {study.id}: {len(study.scales)} scales x {len(study.mixtures)} "
         f"mixtures x {len(study.seeds)} seeds x {len(study.stages)} stages x "
         f"{len(study.benchmarks)} benchmarks",
-        caption=f"time = estimated device time on one {device} ({study.estimate.source})",
+        caption=f"time: estimated device time on one {device} (assumptions below)",
     )
     for name in ("step", "steps", "pending", "tokens", f"time on {device}"):
         table.add_column(name, justify="left" if name == "step" else "right")
@@ -131,7 +131,7 @@ def pretrain_note(plan: StudyPlan) -> str:
     )
     if total_hours > 24:
         note += ": a cluster job (README: Running the paper study on a GPU cluster)"
-    return note + "."
+    return f"{note}.\nAssumptions: {' '.join(plan.study.estimate.source.split())}."
 
 
 def device_time(hours: float, device: str) -> str:
