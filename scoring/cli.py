@@ -1,0 +1,122 @@
+"""The `xstage score` command (thin: parse, call scoring.score / scoring.external, summarise).
+
+Used by: xstage score --run RUN_ID --stage pretrain|sft [--benchmark ...] [--backend hf|vllm]
+and xstage score --model PATH --run-id NAME [--scale S] [--unit U].
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xstage.console import stdout
+
+
+def register(app: typer.Typer) -> None:
+    """Add `score` to the root app."""
+    app.command("score")(score)
+
+
+def score(
+    run: Annotated[
+        str | None, typer.Option("--run", help="A trained run's id (its checkpoint).")
+    ] = None,
+    stage: Annotated[str, typer.Option(help="pretrain or sft.")] = "pretrain",
+    benchmark: Annotated[
+        list[str] | None, typer.Option(help="Benchmark id (repeatable); default: all with items.")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="hf or vllm.")] = "hf",
+    limit: Annotated[
+        int | None, typer.Option(help="Score the first N items in item_hash order (a sample).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Rewrite leaves that exist.")] = False,
+    checkpoint: Annotated[str, typer.Option(help="final or step-NNNNNNN (with --run).")] = "final",
+    batch_tokens: Annotated[
+        int | None, typer.Option(help="HF: padded tokens per forward (halves on OOM).")
+    ] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option(help="Allow model code from the model dir (off: never run it).")
+    ] = False,
+    model: Annotated[Path | None, typer.Option(help="An outside HF model dir.")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id to file --model under.")] = None,
+    scale: Annotated[str, typer.Option(help="Scale label for --model, e.g. 135M.")] = "tiny",
+    unit: Annotated[
+        str | None, typer.Option(help="Correlation unit for --model (default: run id).")
+    ] = None,
+) -> None:
+    """Write per-choice log-probs of one checkpoint for each benchmark (lake/predictions)."""
+    from scoring.backends.base import ModelDirError
+
+    options = {"device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
+    if batch_tokens is not None:
+        options["batch_tokens"] = batch_tokens
+    try:
+        summary = _dispatch(
+            run,
+            model,
+            run_id,
+            scale,
+            unit,
+            stage,
+            checkpoint,
+            benchmark,
+            backend,
+            limit,
+            overwrite,
+            options,
+        )
+    except (ModelDirError, FileNotFoundError, ValueError) as exc:
+        stdout.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    for leaf in summary.leaves:
+        stdout.print(
+            f"{leaf.status:8} {leaf.benchmark:20} {leaf.n_items:6d} items  {leaf.seconds:6.1f}s  {leaf.path}"
+        )
+    stdout.print(
+        f"{summary.n_written} leaves written in {summary.seconds:.1f}s ({summary.backend})"
+    )
+
+
+def _dispatch(
+    run,
+    model,
+    run_id,
+    scale,
+    unit,
+    stage,
+    checkpoint,
+    benchmarks,
+    backend,
+    limit,
+    overwrite,
+    options,
+):
+    """Route to score_run (--run) or score_model (--model); exactly one must be given."""
+    if (run is None) == (model is None):
+        raise typer.BadParameter("give exactly one of --run RUN_ID or --model PATH")
+    if model is not None:
+        from scoring.external import score_model
+
+        if run_id is None:
+            raise typer.BadParameter("--model needs --run-id NAME")
+        return score_model(
+            model,
+            run_id,
+            scale,
+            unit,
+            0,
+            stage,
+            0,
+            benchmarks,
+            backend,
+            limit,
+            overwrite,
+            **options,
+        )
+    from scoring.score import score_run
+
+    return score_run(run, stage, benchmarks, backend, limit, overwrite, checkpoint, **options)

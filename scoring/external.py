@@ -1,0 +1,140 @@
+"""Score an outside Hugging Face model directory as its own run, with a lake/runs row.
+
+Used by: xstage score --model PATH --run-id NAME [--scale S] [--unit U] [--stage ...].
+The runs row (origin 'score') carries provenance: weights sha256, tokenizer and config
+hashes, parameter count, device and wall seconds (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from scoring.backends.base import TOKENIZER_FILES, check_model_dir
+from scoring.score import Checkpoint, ScoreSummary, score_checkpoint
+from xstage import lake
+from xstage.ids import check_run_id, check_scale, check_slug, check_stage
+from xstage.schemas import RUNS
+
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
+SCALE_UNITS = {"K": 10**3, "M": 10**6, "B": 10**9}
+
+
+def files_sha256(paths: Sequence[Path]) -> str | None:
+    """sha256 over the named files' bytes, in name order; None when there are none."""
+    if not paths:
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def count_parameters(model_dir: Path) -> int | None:
+    """Parameters from the safetensors headers (no weights loaded); None without safetensors."""
+    total, found = 0, False
+    for path in model_dir.glob("*.safetensors"):
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+        for name, info in header.items():
+            if name != "__metadata__":
+                found = True
+                count = 1
+                for dim in info["shape"]:
+                    count *= dim
+                total += count
+    return total if found else None
+
+
+def nominal_params(scale: str) -> int | None:
+    """`135M` -> 135,000,000; the demo names (`tiny`, `small`) have none."""
+    match = re.fullmatch(r"(\d+)([KMB])", scale)
+    return int(match.group(1)) * SCALE_UNITS[match.group(2)] if match else None
+
+
+def git_sha() -> str | None:
+    """The xstage checkout's commit, when it is a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def runs_row(checkpoint: Checkpoint, run_id: str, device: str, wall_seconds: float) -> pa.Table:
+    """The lake/runs row of an outside model scored here (origin 'score')."""
+    path = checkpoint.path
+    weights = [p for pattern in WEIGHT_PATTERNS for p in path.glob(pattern)]
+    tokenizer_files = [path / name for name in TOKENIZER_FILES if (path / name).is_file()]
+    row = {
+        "run_id": run_id,
+        "scale": checkpoint.scale,
+        "n_params_nominal": nominal_params(checkpoint.scale),
+        "n_params": count_parameters(path),
+        "mixture": checkpoint.mixture,
+        "seed": checkpoint.seed,
+        "stage": checkpoint.stage,
+        "origin": "score",
+        "checkpoint_step": checkpoint.step,
+        "n_tokens_seen": None,
+        "checkpoint_path": str(path),
+        "checkpoint_sha256": files_sha256(weights),
+        "tokenizer_hash": files_sha256(tokenizer_files),
+        "config_hash": files_sha256([path / "config.json"]),
+        "git_sha": git_sha(),
+        "device": device,
+        "wall_seconds": wall_seconds,
+        "created_at": datetime.now(UTC),
+    }
+    return pa.Table.from_pylist([row], schema=RUNS)
+
+
+def score_model(
+    model_dir: Path,
+    run_id: str,
+    scale: str,
+    unit: str | None = None,
+    seed: int = 0,
+    stage: str = "pretrain",
+    checkpoint_step: int = 0,
+    benchmarks: Sequence[str] | None = None,
+    backend: str = "hf",
+    limit: int | None = None,
+    overwrite: bool = False,
+    **backend_options: object,
+) -> ScoreSummary:
+    """Score an outside model dir filed as run `run_id` (unit = the `mixture` partition key).
+
+    Writes lake/runs/part-<run_id>__<stage>.parquet when a leaf was written or the row is
+    missing; leaves that exist are skipped unless `overwrite`.
+    """
+    check_run_id(run_id, "run_id")
+    check_scale(scale, "scale")
+    unit = check_slug(unit or run_id, "unit")
+    stage = str(check_stage(stage))
+    path = check_model_dir(Path(model_dir))
+    checkpoint = Checkpoint(path, scale, unit, seed, stage, checkpoint_step)
+    summary = score_checkpoint(checkpoint, benchmarks, backend, limit, overwrite, **backend_options)
+    runs_path = lake.runs_path(run_id, stage)
+    if summary.n_written or not runs_path.exists():
+        device = str(backend_options.get("device", "cpu"))
+        lake.write_parquet(runs_row(checkpoint, run_id, device, summary.seconds), runs_path, RUNS)
+    return summary

@@ -1,0 +1,111 @@
+"""One forward pass over packed rows: block mask, restarted positions, LM head only where needed.
+
+Used by: xstage score --backend hf (scoring.backends.hf) and benchmarks/gpu_score_check.py;
+needs only torch and a transformers causal LM whose logits are lm_head(last hidden state).
+Log-softmax and sums run in fp32/fp64 even for bf16 weights: bf16 log-likelihoods tie choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from scoring.batching import PackedRow
+
+HEAD_CHUNK = 1024  # positions per LM-head chunk: bounds the fp32 logits to chunk x vocab
+
+
+@dataclass(frozen=True)
+class ChoiceScore:
+    """Raw evidence for one choice: summed log-prob (nats), token count, greedy match."""
+
+    logprob: float
+    n_tokens: int
+    is_greedy: bool
+
+
+@dataclass
+class Batch:
+    """Padded tensors of a group of packed rows."""
+
+    tokens: torch.Tensor
+    positions: torch.Tensor
+    mask: torch.Tensor
+    predict_at: torch.Tensor
+    targets: torch.Tensor
+
+
+def block_mask(segments: torch.Tensor) -> torch.Tensor:
+    """[B, 1, L, L] bool: causal, and a segment k > 0 sees only segment 0 and itself.
+
+    Padding carries segment -1, so pad queries attend to earlier pads (never an empty row,
+    which would give NaN) and no real token attends to padding.
+    """
+    length = segments.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool, device=segments.device).tril()
+    keys, queries = segments[:, None, :], segments[:, :, None]
+    same_or_shared = (keys == queries) | (keys == 0)
+    return (same_or_shared & causal)[:, None, :, :]
+
+
+def collate(rows: Sequence[PackedRow], pad_id: int, device: torch.device | str) -> Batch:
+    """Right-pad rows to the longest one and flatten prediction indices over the batch."""
+    length = max(len(row.tokens) for row in rows)
+    tokens = torch.full((len(rows), length), pad_id, dtype=torch.long)
+    positions = torch.zeros((len(rows), length), dtype=torch.long)
+    segments = torch.full((len(rows), length), -1, dtype=torch.long)
+    predict_at: list[int] = []
+    targets: list[int] = []
+    for index, row in enumerate(rows):
+        size = len(row.tokens)
+        tokens[index, :size] = torch.tensor(row.tokens)
+        positions[index, :size] = torch.tensor(row.positions)
+        segments[index, :size] = torch.tensor(row.segments)
+        predict_at.extend(index * length + at for at in row.predict_at)
+        targets.extend(row.targets)
+    return Batch(
+        tokens=tokens.to(device),
+        positions=positions.to(device),
+        mask=block_mask(segments).to(device),
+        predict_at=torch.tensor(predict_at, dtype=torch.long, device=device),
+        targets=torch.tensor(targets, dtype=torch.long, device=device),
+    )
+
+
+@torch.inference_mode()
+def token_logprobs(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 log-prob of each target token and whether it is the argmax, for one batch."""
+    body, head = model.get_decoder(), model.get_output_embeddings()
+    hidden = body(
+        input_ids=batch.tokens,
+        attention_mask=batch.mask,
+        position_ids=batch.positions,
+        use_cache=False,
+    ).last_hidden_state
+    hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, batch.predict_at)
+    logprobs, greedy = [], []
+    for start in range(0, hidden.shape[0], HEAD_CHUNK):
+        logits = head(hidden[start : start + HEAD_CHUNK]).float()
+        target = batch.targets[start : start + HEAD_CHUNK]
+        logprobs.append(torch.log_softmax(logits, dim=-1).gather(1, target[:, None])[:, 0])
+        greedy.append(logits.argmax(dim=-1) == target)
+    return torch.cat(logprobs), torch.cat(greedy)
+
+
+def score_rows(
+    model: torch.nn.Module, rows: Sequence[PackedRow], pad_id: int, device: torch.device | str
+) -> list[list[ChoiceScore]]:
+    """ChoiceScores per row (one list per row, choices in order) from one forward pass."""
+    logprobs, greedy = token_logprobs(model, collate(rows, pad_id, device))
+    logprobs, greedy = logprobs.double().cpu().tolist(), greedy.cpu().tolist()
+    results, cursor = [], 0
+    for row in rows:
+        scores = []
+        for n_tokens in row.n_targets:
+            end = cursor + n_tokens
+            scores.append(ChoiceScore(sum(logprobs[cursor:end]), n_tokens, all(greedy[cursor:end])))
+            cursor = end
+        results.append(scores)
+    return results

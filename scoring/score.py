@@ -1,0 +1,254 @@
+"""Write per-choice log-probs for one run x stage x benchmark into the lake (DESIGN §4-§5).
+
+Used by: xstage score --run RUN_ID --stage pretrain|sft, xstage score --model PATH --run-id NAME,
+and the study runner in-process (`score_run`). Each benchmark leaf is written whole and
+atomically; a leaf that exists is skipped unless `overwrite`, so a killed run resumes cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scoring.backends import load_backend
+from scoring.backends.base import ModelDirError, ScoringBackend
+from scoring.prompts import PromptSpec, build_requests
+from xstage import lake
+from xstage.config import BenchmarkConfig, ConfigError, list_ids, load_config
+from xstage.ids import check_run_id, check_stage
+from xstage.schemas import BENCHMARK_ITEMS, PREDICTIONS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A model directory and the lake identity its predictions are filed under."""
+
+    path: Path
+    scale: str
+    mixture: str
+    seed: int
+    stage: str
+    step: int
+
+
+@dataclass(frozen=True)
+class LeafResult:
+    """What happened to one benchmark leaf."""
+
+    benchmark: str
+    path: Path
+    status: str  # "written" or "skipped"
+    n_items: int = 0
+    n_rows: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class ScoreSummary:
+    """Everything one score call did, leaf by leaf."""
+
+    checkpoint: Checkpoint
+    leaves: list[LeafResult] = field(default_factory=list)
+    backend: str = ""
+    seconds: float = 0.0
+
+    @property
+    def n_written(self) -> int:
+        """Leaves written by this call."""
+        return sum(leaf.status == "written" for leaf in self.leaves)
+
+
+def resolve_checkpoint(run_id: str, stage: str, checkpoint: str = "final") -> Checkpoint:
+    """The checkpoint dir of a trained run, with identity read from its meta.json."""
+    check_run_id(run_id, "run")
+    stage = str(check_stage(stage))
+    path = lake.run_stage_dir(run_id, stage) / checkpoint
+    meta_path = path / "meta.json"
+    if not meta_path.is_file():
+        raise ModelDirError(
+            f"{meta_path}: no checkpoint meta.json for run {run_id!r} stage {stage}"
+        )
+    try:
+        meta = json.loads(meta_path.read_text())
+        return Checkpoint(
+            path,
+            meta["scale"],
+            meta["mixture"],
+            int(meta["seed"]),
+            stage,
+            int(meta["checkpoint_step"]),
+        )
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{meta_path}: unreadable checkpoint meta ({exc!r})") from exc
+
+
+def load_items(benchmark: str, config: BenchmarkConfig) -> tuple[list[dict], list[dict]]:
+    """(items to score, few-shot pool) from the benchmark_items leaf, items in item_hash order.
+
+    With a `fewshot_source` split the pool is that split's rows and only the evaluated split is
+    scored; without one the pool is the evaluated items themselves (the item is excluded).
+    """
+    path = lake.benchmark_items_path(benchmark)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no benchmark_items for {benchmark!r}; run `xstage ingest benchmarks "
+            f"--benchmark {benchmark}` first"
+        )
+    table = pq.read_table(path)
+    missing = set(BENCHMARK_ITEMS.names) - set(table.column_names)
+    if missing:
+        raise ValueError(f"{path}: missing benchmark_items columns {sorted(missing)}")
+    rows = sorted(table.to_pylist(), key=lambda row: (row["item_hash"], row["item_id"]))
+    if config.fewshot_source is None or config.fewshot_source.split == config.source.split:
+        return rows, rows
+    pool = [row for row in rows if row["split"] == config.fewshot_source.split]
+    items = [row for row in rows if row["split"] != config.fewshot_source.split]
+    if config.n_fewshot and not pool:
+        raise ValueError(f"{path}: no rows of few-shot split {config.fewshot_source.split!r}")
+    return items, pool
+
+
+def sample_items(items: list[dict], limit: int | None) -> list[dict]:
+    """The first `limit` items in item_hash order: a seeded-by-content sample (DESIGN §10)."""
+    if limit is None:
+        return items
+    if limit <= 0:
+        raise ValueError(f"limit={limit} must be positive")
+    return items[:limit]
+
+
+def prompt_spec(config: BenchmarkConfig) -> PromptSpec:
+    """The scoring-relevant part of a benchmark config."""
+    return PromptSpec(config.formulation, config.choice_prefix, config.n_fewshot)
+
+
+def predictions_table(
+    items: Sequence[dict],
+    scores: Sequence[Sequence],
+    requests: Sequence,
+    backend: ScoringBackend,
+    step: int,
+) -> pa.Table:
+    """One PREDICTIONS row per item x choice."""
+    columns: dict[str, list] = {name: [] for name in PREDICTIONS.names}
+    scored_at = datetime.now(UTC)
+    for item, request, item_scores in zip(items, requests, scores, strict=True):
+        for index, (choice, score) in enumerate(zip(request.choices, item_scores, strict=True)):
+            answer = choice.answer_text
+            values = (
+                (item["item_id"], index, index == request.gold_index, score.logprob),
+                (score.n_tokens, len(answer), len(answer.encode("utf-8")), score.is_greedy, None),
+                (step, backend.name, backend.version, backend.dtype, scored_at),
+            )
+            for name, value in zip(PREDICTIONS.names, sum(values, ()), strict=True):
+                columns[name].append(value)
+    return pa.table(columns, schema=PREDICTIONS)
+
+
+def score_benchmark(
+    backend: ScoringBackend, benchmark: str, leaf: Path, step: int, limit: int | None
+) -> LeafResult:
+    """Score one benchmark and write its leaf atomically."""
+    started = time.perf_counter()
+    config = load_config("benchmarks", benchmark)
+    assert isinstance(config, BenchmarkConfig)
+    items, pool = load_items(benchmark, config)
+    items = sample_items(items, limit)
+    requests = build_requests(items, prompt_spec(config), pool)
+    pairs = [[(c.context, c.continuation) for c in request.choices] for request in requests]
+    scores = backend.score(backend.encode(pairs))
+    table = predictions_table(items, scores, requests, backend, step)
+    for stale in leaf.parent.glob(f".{leaf.name}.*.tmp"):  # left by a killed writer
+        stale.unlink(missing_ok=True)
+    lake.write_parquet(table, leaf, PREDICTIONS)
+    seconds = time.perf_counter() - started
+    return LeafResult(benchmark, leaf, "written", len(items), table.num_rows, seconds)
+
+
+def default_benchmarks() -> list[str]:
+    """Every configured benchmark whose items are in the lake."""
+    found = [b for b in list_ids("benchmarks") if lake.benchmark_items_path(b).is_file()]
+    if not found:
+        raise ConfigError("no benchmark has items in the lake; run `xstage ingest benchmarks`")
+    return found
+
+
+def score_checkpoint(
+    checkpoint: Checkpoint,
+    benchmarks: Sequence[str] | None = None,
+    backend: str = "hf",
+    limit: int | None = None,
+    overwrite: bool = False,
+    **backend_options: object,
+) -> ScoreSummary:
+    """Score every benchmark leaf of one checkpoint that is missing (all, with overwrite).
+
+    The model loads once, and only if some leaf needs it: a rerun over finished leaves
+    costs a few stat calls.
+    """
+    started = time.perf_counter()
+    summary = ScoreSummary(checkpoint, backend=backend)
+    names = list(benchmarks) if benchmarks else default_benchmarks()
+    engine: ScoringBackend | None = None
+    try:
+        for name in names:
+            leaf = lake.predictions_path(
+                checkpoint.scale,
+                checkpoint.mixture,
+                checkpoint.seed,
+                checkpoint.stage,
+                name,
+                checkpoint.step,
+            )
+            if leaf.exists() and not overwrite:
+                summary.leaves.append(LeafResult(name, leaf, "skipped"))
+                continue
+            engine = engine or load_backend(backend, checkpoint.path, **backend_options)
+            summary.leaves.append(score_benchmark(engine, name, leaf, checkpoint.step, limit))
+            logger.info(
+                "%s: %d items in %.1fs",
+                name,
+                summary.leaves[-1].n_items,
+                summary.leaves[-1].seconds,
+            )
+    finally:
+        if engine is not None:
+            engine.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def score_run(
+    run_id: str,
+    stage: str,
+    benchmarks: Sequence[str] | None = None,
+    backend: str = "hf",
+    limit: int | None = None,
+    overwrite: bool = False,
+    checkpoint: str = "final",
+    **backend_options: object,
+) -> ScoreSummary:
+    """Score a trained run's checkpoint `<data>/runs/<run_id>/<stage>/<checkpoint>/`.
+
+    Args:
+        run_id: `{scale}__{mixture}__seed{seed}` or an external run's slug.
+        stage: `pretrain` or `sft`.
+        benchmarks: ids to score; None means every benchmark with items in the lake.
+        backend: `hf` or `vllm`.
+        limit: score only the first N items in item_hash order (a content-seeded sample).
+        overwrite: rewrite leaves that exist (otherwise they are skipped).
+        checkpoint: `final` or a periodic `step-NNNNNNN` directory.
+        **backend_options: device, dtype, trust_remote_code, batch_tokens.
+    """
+    found = resolve_checkpoint(run_id, stage, checkpoint)
+    return score_checkpoint(found, benchmarks, backend, limit, overwrite, **backend_options)
