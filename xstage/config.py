@@ -206,6 +206,8 @@ class CorpusConfig(StrictModel):
     """Id of a corpus this one filters (the demo's three web sources share one crawl)."""
     text_fields: list[str] = Field(default_factory=lambda: ["text"])
     """Columns joined (blank line between) into a document's text."""
+    text_separator: str = "\n\n"
+    """Put between the text fields when joining them (`""` for a prompt + its code solution)."""
     transform: str | None = None
     """Key into ingest.corpora.TRANSFORMS applied to each document (filters, cleaning)."""
     license: str
