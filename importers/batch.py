@@ -1,0 +1,112 @@
+"""Collect every row of one import, and every problem, before anything is written.
+
+Used by: xstage import lm-eval|lighteval|table. Parsers add rows and problems here; the writer
+(importers/writer.py) validates against the lake and writes all leaves, or nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+class ImportFailed(ValueError):
+    """The input has problems; the message lists each with its file and line. Nothing written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        more = len(problems) - len(shown)
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        super().__init__(
+            f"import failed with {len(problems)} problem(s); nothing was written:\n  "
+            + "\n  ".join(shown)
+            + tail
+        )
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """One imported checkpoint: run_id x stage, and where its leaves live (scale/unit/seed)."""
+
+    run_id: str
+    stage: str
+    scale: str
+    unit: str
+    seed: int = 0
+    checkpoint_step: int = 0
+
+
+@dataclass
+class ImportBatch:
+    """Rows of one import, keyed by lake table and leaf, plus the problems found so far."""
+
+    origin: str
+    problems: list[str] = field(default_factory=list)
+    runs: dict[tuple[str, str], RunKey] = field(default_factory=dict)
+    items: dict[str, dict[str, dict]] = field(default_factory=lambda: defaultdict(dict))
+    item_where: dict[tuple[str, str], str] = field(default_factory=dict)
+    leaves: dict[tuple[str, RunKey, str], list[dict]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    claimed: dict[tuple[RunKey, str, str], str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+    def problem(self, where: str, message: str) -> None:
+        """Record a problem at `where` (`file:line` or `file: row N`)."""
+        self.problems.append(f"{where}: {message}")
+
+    def add_run(self, run: RunKey, where: str) -> bool:
+        """Register a run; the same run_id x stage must keep its scale, unit and seed."""
+        known = self.runs.get((run.run_id, run.stage))
+        if known is None:
+            self.runs[(run.run_id, run.stage)] = run
+            return True
+        if known != run:
+            self.problem(
+                where,
+                f"run {run.run_id!r} stage {run.stage!r} has scale={run.scale} unit={run.unit} "
+                f"seed={run.seed} here but scale={known.scale} unit={known.unit} "
+                f"seed={known.seed} earlier",
+            )
+            return False
+        return True
+
+    def claim(self, run: RunKey, benchmark: str, item_id: str, where: str) -> bool:
+        """Reserve (run, benchmark, item); a second claim is a duplicate-row problem."""
+        key = (run, benchmark, item_id)
+        first = self.claimed.get(key)
+        if first is not None:
+            self.problem(
+                where,
+                f"duplicate row for run {run.run_id!r} stage {run.stage!r} benchmark "
+                f"{benchmark!r} item {item_id!r} (first seen at {first})",
+            )
+            return False
+        self.claimed[key] = where
+        return True
+
+    def add_item(self, benchmark: str, row: dict, where: str) -> None:
+        """Keep one benchmark_items row; a differing second version of an item is a problem."""
+        known = self.items[benchmark].get(row["item_id"])
+        if known is None:
+            self.items[benchmark][row["item_id"]] = row
+            self.item_where[(benchmark, row["item_id"])] = where
+        elif known["item_hash"] != row["item_hash"] or known["gold_index"] != row["gold_index"]:
+            first = self.item_where[(benchmark, row["item_id"])]
+            self.problem(
+                where,
+                f"item {row['item_id']!r} of benchmark {benchmark!r} differs from the same item "
+                f"at {first} (text, choices or gold index)",
+            )
+
+    def add_rows(self, table: str, run: RunKey, benchmark: str, rows: list[dict]) -> None:
+        """Append rows to the leaf `table/<run partition>/benchmark=<b>`."""
+        self.leaves[(table, run, benchmark)].extend(rows)
+
+    def check(self) -> None:
+        """Raise ImportFailed if any problem was recorded."""
+        if self.problems:
+            raise ImportFailed(self.problems)
