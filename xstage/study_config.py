@@ -75,12 +75,12 @@ class ScoringSpec(StrictModel):
 
     backend: Literal["hf", "vllm"] = "hf"
     """`hf` (transformers, shared-context packing) or `vllm` (prompt log-probs)."""
-    device: str = "auto"
-    """`cpu`, `cuda` or `auto`."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """`cpu`, `cuda`, or `auto` (cuda when available)."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype; log-softmax and sums are fp32 whatever this is."""
-    batch_size: int | None = Field(None, gt=0)
-    """Items per batch; None lets the backend choose (it backs off on OOM)."""
+    batch_tokens: int | None = Field(None, gt=0)
+    """Tokens per scoring batch; None lets the backend choose (it backs off on OOM)."""
 
 
 class CostEstimate(StrictModel):
@@ -124,9 +124,8 @@ class StudyConfig(StrictModel):
     skip_unavailable_benchmarks: bool = False
     """Drop (and name) benchmarks whose data cannot be read offline instead of failing."""
     items_per_benchmark: int | None = Field(None, gt=0)
-    """Items scored per benchmark, sampled by item_hash (not the first N); None = all."""
-    item_sample_seed: int = Field(0, ge=0)
-    """Seed of the item_hash-ordered sample, so every checkpoint sees the same items."""
+    """Items scored per benchmark: the first N in item_hash order, a content-seeded sample
+    (not the first N rows, since several sources are ordered by type); None = all."""
     sft_datasets: list[str] = Field(default_factory=list)
     """Chat dataset ids under configs/chat/ (e.g. `tulu_v2_mix`); needed when `sft` is a stage."""
     max_chat_examples: int | None = Field(None, gt=0)
@@ -171,7 +170,8 @@ class StudyConfig(StrictModel):
     def _recipes_exist(cls, value: dict[str, ScaleRecipes], info: ValidationInfo) -> dict:
         for scale, recipes in value.items():
             check_scale(scale, "recipes key")
-            _check_refs([recipes.pretrain, recipes.sft], "recipes", info)
+            _check_refs([recipes.pretrain], "recipes", info)
+            _check_refs([recipes.sft], "recipes", info)
             resolved_recipe(recipes, "pretrain")
             resolved_recipe(recipes, "sft")
         return value

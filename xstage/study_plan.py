@@ -103,7 +103,8 @@ def plan_study(study: StudyConfig, path: Path) -> StudyPlan:
     """Every step of the study in order: ingest, tokenizer, pretrain, sft, score, build, report."""
     plan = StudyPlan(study, path)
     plan.steps += _ingest_steps(study)
-    plan.steps.append(_tokenizer_step(study))
+    if study.tokenizer.pretrained_path is None:
+        plan.steps.append(_tokenizer_step(study))
     for stage in stages_of(study):
         plan.steps += [_train_step(study, stage, *run) for run in runs_of(study)]
     for stage in stages_of(study):
@@ -148,8 +149,8 @@ def _ingest_steps(study: StudyConfig) -> list[Step]:
 
 
 def tokenizer_dir(study: StudyConfig) -> Path:
-    """Where the study's tokenizer is saved: `<data>/cache/tokenizers/<study>/`."""
-    return lake.cache_dir() / "tokenizers" / study.id
+    """Where the study's trained tokenizer is saved: `<data>/tokenizers/<study>/`."""
+    return lake.tokenizer_dir(study.id)
 
 
 def _tokenizer_step(study: StudyConfig) -> Step:
@@ -174,11 +175,11 @@ def _train_step(study: StudyConfig, stage: str, scale: str, mixture: str, seed: 
     recipes = study.recipes[scale]
     recipe_id = recipes.pretrain if stage == "pretrain" else recipes.sft
     overrides = recipes.pretrain_overrides if stage == "pretrain" else recipes.sft_overrides
+    kwargs = {"run": rid, "scale": scale, "mixture": mixture, "seed": seed}
     if stage == "pretrain":
-        kwargs = {"scale": scale, "mixture": mixture, "seed": seed}
-        kwargs["tokenizer_path"] = tokenizer_dir(study)
+        kwargs["tokenizer"] = study.tokenizer.pretrained_path or str(tokenizer_dir(study))
     else:
-        kwargs = {"run": rid, "datasets": list(study.sft_datasets)}
+        kwargs["datasets"] = list(study.sft_datasets)
     kwargs |= {"recipe": recipe_id, "overrides": dict(overrides)}
     tokens = _train_tokens(study, stage, scale)
     return Step(
@@ -216,9 +217,8 @@ def _score_step(study: StudyConfig, stage: str, scale: str, mixture: str, seed: 
         "backend": options.backend,
         "device": options.device,
         "dtype": options.dtype,
-        "batch_size": options.batch_size,
+        "batch_tokens": options.batch_tokens,
         "limit": study.items_per_benchmark,
-        "sample_seed": study.item_sample_seed,
     }
     return Step(
         "score",

@@ -60,7 +60,7 @@ def plan_table(plan: StudyPlan, rows: Sequence[dict]) -> Table:
         title=f"plan for study {study.id}: {len(study.scales)} scales x {len(study.mixtures)} "
         f"mixtures x {len(study.seeds)} seeds x {len(study.stages)} stages x "
         f"{len(study.benchmarks)} benchmarks",
-        caption=f"time: estimated device time on one {device} (assumptions below)",
+        caption=f"time: estimated on {device} (assumptions below)",
     )
     for name in ("step", "steps", "pending", "tokens", f"time on {device}"):
         table.add_column(name, justify="left" if name == "step" else "right")

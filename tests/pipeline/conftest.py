@@ -9,6 +9,7 @@ websocket library is needed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -41,7 +42,9 @@ IMAGES_JS = """JSON.stringify(Array.from(document.images).map(img => {
 def find_chromium() -> str | None:
     """Debian's chromium binary, if installed."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+        path = shutil.which(name) or (
+            f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None
+        )
         if path:
             return path
     return None
@@ -125,10 +128,8 @@ class DevToolsPipe:
         return json.loads(raw)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close")
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -1,0 +1,97 @@
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from xstage import lake, pipeline
+from xstage.cli import app
+from xstage.study_config import load_study
+from xstage.study_plan import checkpoint_meta, plan_study, study_corpora
+
+
+@pytest.fixture
+def demo_plan():
+    config, path = load_study("demo")
+    return plan_study(config, path)
+
+
+def test_demo_plan_covers_the_grid_in_stage_order(demo_plan):
+    kinds = [step.kind for step in demo_plan.steps]
+    order = ["ingest", "tokenizer", "pretrain", "sft", "score", "build", "report"]
+    assert [kind for i, kind in enumerate(kinds) if i == 0 or kinds[i - 1] != kind] == order
+    assert kinds.count("pretrain") == kinds.count("sft") == 18
+    assert kinds.count("score") == 36
+    assert len({step.name for step in demo_plan.steps}) == len(demo_plan.steps)
+
+
+def test_derived_corpora_follow_their_parent():
+    config, _ = load_study("demo")
+    corpora = study_corpora(config)
+    assert corpora.index("demo_web_crawl") < corpora.index("demo_web_minimal")
+    assert set(corpora) == {
+        "demo_web_crawl",
+        "demo_web_minimal",
+        "demo_web_edu",
+        "demo_web_quality",
+        "demo_code",
+        "demo_curated",
+    }
+
+
+def test_only_selects_one_kind_and_rejects_others(demo_plan):
+    assert {step.kind for step in demo_plan.select("train")} == {"pretrain"}
+    assert len(demo_plan.select("score")) == 36
+    with pytest.raises(ValueError, match="--only 'bogus'"):
+        demo_plan.select("bogus")
+
+
+def test_done_checks_follow_the_lake(demo_plan, data_dir):
+    pretrain = demo_plan.select("pretrain")[0]
+    score = demo_plan.select("score")[0]
+    assert not pretrain.done()
+    assert not score.done()
+    rid = pretrain.kwargs["run"]
+    final = lake.run_stage_dir(rid, "pretrain") / "final"
+    final.mkdir(parents=True)
+    (final / "meta.json").write_text(json.dumps({"checkpoint_step": 7}))
+    assert pretrain.done()
+    assert checkpoint_meta(rid, "pretrain") == {"checkpoint_step": 7}
+    assert not score.done()  # no prediction leaves yet
+
+
+def test_paper_dry_run_prices_pretraining_at_2900_h200_hours():
+    result = CliRunner().invoke(
+        app, ["run", "configs/studies/paper.yaml", "--dry-run"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "about 2,900 H200-hours" in result.output
+    assert "576.0B" in result.output  # 9 x 12B + 9 x 52B tokens
+    assert "cluster job" in result.output
+
+
+def test_paper_pretraining_hours_match_design_section_8():
+    config, path = load_study("paper")
+    steps = plan_study(config, path).select("pretrain")
+    hours = sum(step.seconds for step in steps) / 3600
+    expected = 9 * 12e9 / 134_000 / 3600 + 9 * 52e9 / 49_000 / 3600
+    assert hours == pytest.approx(expected)
+    assert 2850 < hours < 2950
+
+
+def test_demo_dry_run_shows_every_kind_pending():
+    result = CliRunner().invoke(app, ["run", "demo", "--dry-run"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for kind, count in [("pretrain", 18), ("sft", 18), ("score", 36)]:
+        assert re.search(rf"{kind}\s+│\s+{count}\s+│\s+{count}\s", result.output), result.output
+
+
+def test_step_log_appends_events(demo_plan):
+    step = demo_plan.steps[0]
+    pipeline.append_step_log("demo", step, "started")
+    pipeline.append_step_log("demo", step, "done", 1.25)
+    events = pipeline.read_step_log("demo")
+    assert [(e["step"], e["event"], e["seconds"]) for e in events] == [
+        (step.name, "started", 0.0),
+        (step.name, "done", 1.25),
+    ]
