@@ -47,13 +47,26 @@ def load_model(
             trust_remote_code=trust_remote_code,
         )
     except (OSError, ValueError, json.JSONDecodeError) as exc:
-        raise ModelDirError(f"{model_dir}: cannot load the model: {exc}") from exc
+        raise ModelDirError(
+            f"{model_dir}: cannot load the model: {exc}{_remote_code_hint(model_dir, trust_remote_code)}"
+        ) from exc
     for key in UNSUPPORTED_CONFIG_KEYS:
         if getattr(model.config, key, None):
             raise ModelDirError(
                 f"{model_dir}: config sets {key}; the HF backend assumes plain logits"
             )
     return model.to(device).eval()
+
+
+def _remote_code_hint(model_dir: Path, trust_remote_code: bool) -> str:
+    """A pointer to --trust-remote-code when the dir ships its own modelling code."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    if "auto_map" in config and not trust_remote_code:
+        return " (the directory ships its own model code via auto_map; pass --trust-remote-code to run it)"
+    return ""
 
 
 def is_out_of_memory(error: BaseException) -> bool:

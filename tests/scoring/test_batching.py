@@ -1,0 +1,79 @@
+"""Shared-context packing, truncation, batches and the block mask, checked by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from scoring.batching import (
+    EncodedChoice,
+    length_sorted_batches,
+    pack_item,
+    pack_items,
+    truncate_choice,
+)
+from scoring.forward import block_mask
+
+
+def test_pack_item_lays_out_the_shared_prefix_once():
+    choices = [EncodedChoice((1, 2, 3), (4, 5)), EncodedChoice((1, 2, 3), (6,))]
+    row = pack_item(choices)
+    # inputs: (1,2,3,4) and (1,2,3): prefix (1,2,3), then choice 0's suffix (4,); choice 1 has none
+    assert row.tokens == (1, 2, 3, 4)
+    assert row.positions == (0, 1, 2, 3)
+    assert row.segments == (0, 0, 0, 1)
+    assert row.predict_at == (2, 3, 2)
+    assert row.targets == (4, 5, 6)
+    assert row.n_targets == (2, 1)
+
+
+def test_suffixes_restart_positions_after_the_prefix():
+    choices = [EncodedChoice((9, 8), (7, 6, 5)), EncodedChoice((9, 8), (4, 3))]
+    row = pack_item(choices)
+    assert row.tokens == (9, 8, 7, 6, 4)
+    assert row.positions == (0, 1, 2, 3, 2)
+    assert row.segments == (0, 0, 1, 1, 2)
+    assert row.predict_at == (1, 2, 3, 1, 4)
+    assert row.targets == (7, 6, 5, 4, 3)
+
+
+def test_partial_scoring_items_share_the_common_part_of_their_contexts():
+    choices = [EncodedChoice((1, 2, 10), (5, 6)), EncodedChoice((1, 2, 11), (5, 6))]
+    row = pack_item(choices)
+    assert row.tokens == (1, 2, 10, 5, 11, 5)
+    assert row.positions == (0, 1, 2, 3, 2, 3)
+    assert row.predict_at == (2, 3, 4, 5)
+
+
+def test_per_choice_layout_gives_one_row_per_choice():
+    items = [[EncodedChoice((1,), (2,)), EncodedChoice((1,), (3, 4))], [EncodedChoice((5,), (6,))]]
+    rows = pack_items(items, shared_context=False)
+    assert [row.tokens for row in rows] == [(1,), (1, 3), (5,)]
+
+
+def test_truncation_keeps_the_last_max_length_plus_one_tokens():
+    choice = truncate_choice([1, 2, 3, 4, 5], [6, 7], max_length=4)
+    assert choice.context + choice.continuation == (3, 4, 5, 6, 7)
+    assert len(choice.inputs) == 4
+    with pytest.raises(ValueError, match="exceeds max_length"):
+        truncate_choice([1], [2, 3, 4], max_length=2)
+
+
+def test_batches_are_longest_first_within_the_token_budget():
+    rows = pack_items(
+        [[EncodedChoice((1,) * n, (2,))] for n in (3, 9, 5, 5, 2)], shared_context=True
+    )
+    assert length_sorted_batches(rows, batch_tokens=10) == [[1], [2, 3], [0, 4]]
+    assert length_sorted_batches(rows, batch_tokens=1) == [[1], [2], [3], [0], [4]]
+
+
+def test_block_mask_is_causal_within_a_segment_and_blind_across_segments():
+    mask = block_mask(torch.tensor([[0, 0, 1, 1, 2, -1]]))[0, 0].int().tolist()
+    assert mask == [
+        [1, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0],
+        [1, 1, 1, 0, 0, 0],
+        [1, 1, 1, 1, 0, 0],
+        [1, 1, 0, 0, 1, 0],
+        [1, 1, 0, 0, 0, 1],
+    ]
