@@ -21,9 +21,10 @@ import pyarrow.parquet as pq
 from ingest.benchmarks import get_converter
 from ingest.benchmarks.fields import LETTERS, RawItem, RowError
 from ingest.rejects import InvalidDataError, Rejects
-from ingest.sources import iter_records, load_split, source_label
+from ingest.sources import SourceMissingError, iter_records, load_split, source_label
 from xstage import lake
 from xstage.config import BenchmarkConfig, ConfigError
+from xstage.console import progress
 from xstage.schemas import BENCHMARK_ITEMS
 
 log = logging.getLogger(__name__)
@@ -166,3 +167,43 @@ def ingest_benchmark(
     for row, name, reason in rejects.rows:
         log.warning("skipped %s", rejects.describe(row, name, reason))
     return IngestResult(config.id, "written", len(items), len(rejects), path)
+
+
+def ingest_benchmarks(
+    configs: list[BenchmarkConfig],
+    *,
+    limit: int | None = None,
+    overwrite: bool = False,
+    skip_invalid: bool = False,
+) -> list[IngestResult]:
+    """Ingest each benchmark in turn; a missing source or invalid data is recorded, not raised.
+
+    HubUnavailableError is raised: without a mirror or a hub nothing can succeed, so stop now.
+    """
+    results = []
+    with progress() as bar:
+        task = bar.add_task("ingest benchmarks", total=len(configs))
+        for config in configs:
+            bar.update(task, description=f"ingest {config.id}")
+            try:
+                result = ingest_benchmark(
+                    config, limit=limit, overwrite=overwrite, skip_invalid=skip_invalid
+                )
+            except SourceMissingError as exc:
+                result = IngestResult(config.id, "missing", message=str(exc))
+            except InvalidDataError as exc:
+                result = IngestResult(config.id, "failed", message=str(exc))
+            results.append(result)
+            bar.advance(task)
+    return results
+
+
+def exit_code(results: list[IngestResult]) -> int:
+    """0 unless some benchmark had invalid data, or nothing requested could be ingested.
+
+    A benchmark missing from the mirror is reported but is not a failure on its own: the
+    offline mirror legitimately lacks SciQ, MultiRC and MRPC, and the other 17 still work.
+    """
+    if any(result.status == "failed" for result in results):
+        return 1
+    return 0 if any(result.status in {"written", "skipped"} for result in results) else 1

@@ -26,7 +26,59 @@ SENTENCE_END = re.compile(r"[.!?]+[\"')\]]?(?:\s|$)")
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 BULLETS = ("•", "-", "*", "·", "‣", "●")
 EDU_WORDS = frozenset(
-    ["learn", "learning", "students", "student", "teach", "teacher", "teachers", "education", "educational", "school", "study", "studies", "research", "researchers", "science", "scientific", "scientists", "history", "historical", "theory", "process", "processes", "energy", "cells", "cell", "species", "university", "knowledge", "understand", "understanding", "explain", "explains", "explained", "example", "examples", "analysis", "evidence", "concept", "concepts", "method", "methods", "chapter", "lesson", "course", "experiment", "data", "system", "systems", "define", "defined", "definition"]
+    [
+        "learn",
+        "learning",
+        "students",
+        "student",
+        "teach",
+        "teacher",
+        "teachers",
+        "education",
+        "educational",
+        "school",
+        "study",
+        "studies",
+        "research",
+        "researchers",
+        "science",
+        "scientific",
+        "scientists",
+        "history",
+        "historical",
+        "theory",
+        "process",
+        "processes",
+        "energy",
+        "cells",
+        "cell",
+        "species",
+        "university",
+        "knowledge",
+        "understand",
+        "understanding",
+        "explain",
+        "explains",
+        "explained",
+        "example",
+        "examples",
+        "analysis",
+        "evidence",
+        "concept",
+        "concepts",
+        "method",
+        "methods",
+        "chapter",
+        "lesson",
+        "course",
+        "experiment",
+        "data",
+        "system",
+        "systems",
+        "define",
+        "defined",
+        "definition",
+    ]
 )
 EXPLAIN_CUES = (
     "because",
@@ -42,7 +94,38 @@ EXPLAIN_CUES = (
     "as a result",
 )
 COMMERCE_WORDS = frozenset(
-    ["buy", "price", "prices", "sale", "shop", "shopping", "order", "discount", "cheap", "deal", "deals", "shipping", "store", "offer", "offers", "coupon", "checkout", "cart", "booking", "book", "now", "call", "contact", "subscribe", "click", "free", "customers", "customer", "rent", "bedroom"]
+    [
+        "buy",
+        "price",
+        "prices",
+        "sale",
+        "shop",
+        "shopping",
+        "order",
+        "discount",
+        "cheap",
+        "deal",
+        "deals",
+        "shipping",
+        "store",
+        "offer",
+        "offers",
+        "coupon",
+        "checkout",
+        "cart",
+        "booking",
+        "book",
+        "now",
+        "call",
+        "contact",
+        "subscribe",
+        "click",
+        "free",
+        "customers",
+        "customer",
+        "rent",
+        "bedroom",
+    ]
 )
 QUESTION_WORDS = frozenset(["how", "why", "what", "when", "which", "who", "explain"])
 
@@ -154,9 +237,7 @@ def quality_score(text: str) -> float:
 
 
 def quality_filter(text: str) -> str | None:
-    """DCLM-like: RefinedWeb heuristics first (as DCLM-Baseline runs them), then keep documents
-    whose quality_score reaches QUALITY_THRESHOLD.
-    """
+    """DCLM-like: minimal heuristics first (as DCLM-Baseline does), then quality_score >= 0.7."""
     if minimal_reasons(text):
         return None
     return text if quality_score(text) >= QUALITY_THRESHOLD else None

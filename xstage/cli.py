@@ -95,6 +95,12 @@ def _mount_stages() -> None:
 
 
 # Each module defines `register(app)` adding its commands (ingest, train, sft, score, ...).
-STAGE_CLIS: list[str] = ["warehouse.query_cli", "xstage.run_cli", "scoring.cli", "importers.cli"]
+STAGE_CLIS: list[str] = [
+    "ingest.cli",
+    "warehouse.query_cli",
+    "xstage.run_cli",
+    "scoring.cli",
+    "importers.cli",
+]
 
 _mount_stages()
