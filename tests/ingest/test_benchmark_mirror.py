@@ -118,7 +118,8 @@ def test_item_hash_is_sha256_of_canonical_json(lake_root: Path):
 
 def test_templates_render_as_lm_eval(lake_root: Path):
     piqa = read(lake_root, "piqa")[0]
-    assert piqa["context"].startswith("Question: ") and piqa["context"].endswith("\nAnswer:")
+    assert piqa["context"].startswith("Question: ")
+    assert piqa["context"].endswith("\nAnswer:")
     assert piqa["item_id"] == "validation-000000"
     hellaswag = read(lake_root, "hellaswag")[0]
     assert hellaswag["context"] == "Roof shingle removal: A man is sitting on a roof. he"
@@ -127,7 +128,8 @@ def test_templates_render_as_lm_eval(lake_root: Path):
     assert copa["context"] == "The man turned on the faucet therefore"
     assert copa["choices"] == ["the toilet filled with water.", "water flowed from the spout."]
     boolq = read(lake_root, "boolq")[0]
-    assert boolq["choices"] == ["no", "yes"] and boolq["context"].endswith("?\nAnswer:")
+    assert boolq["choices"] == ["no", "yes"]
+    assert boolq["context"].endswith("?\nAnswer:")
     mnli = read(lake_root, "mnli")[0]
     assert mnli["choices"] == ["True", "Neither", "False"]
     assert (
@@ -151,7 +153,8 @@ def test_winogrande_carries_partial_scoring_fields(lake_root: Path):
 
 def test_mc_variant_lists_lettered_options_and_ends_with_the_cue(lake_root: Path):
     rc, mc = read(lake_root, "arc_easy")[0], read(lake_root, "arc_easy_mc")[0]
-    assert rc["choices"] == mc["choices"] and rc["gold_index"] == mc["gold_index"]
+    assert rc["choices"] == mc["choices"]
+    assert rc["gold_index"] == mc["gold_index"]
     options = "\n".join(
         f"{letter}. {text}" for letter, text in zip("ABCD", mc["choices"], strict=True)
     )
@@ -159,7 +162,8 @@ def test_mc_variant_lists_lettered_options_and_ends_with_the_cue(lake_root: Path
     assert mc["context"] == f"{question}\n{options}\nAnswer:"
     assert rc["item_hash"] != mc["item_hash"]
     five = read(lake_root, "commonsense_qa_mc")[0]
-    assert "\nE. " in five["context"] and five["n_choices"] == 5
+    assert "\nE. " in five["context"]
+    assert five["n_choices"] == 5
 
 
 def test_wsc_stars_the_pronoun(lake_root: Path):
