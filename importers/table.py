@@ -28,6 +28,7 @@ def import_table(path: Path, overwrite: bool = False, dry_run: bool = False) -> 
     batch = ImportBatch("table")
     records, first_line = _read(path, batch)
     categories: dict[str, tuple[str, str]] = {}
+    defaults: dict[str, str] = {}
     now = datetime.now(UTC)
     for offset, record in enumerate(records):
         where = f"{path}:{offset + first_line}" if first_line else f"{path}: row {offset}"
@@ -36,7 +37,9 @@ def import_table(path: Path, overwrite: bool = False, dry_run: bool = False) -> 
         except ValueError as exc:
             batch.problem(where, str(exc))
             continue
-        row["category"] = row["category"] or resolve_category(benchmark, TaskSpec())
+        if benchmark not in defaults:  # one config read per benchmark, not per row
+            defaults[benchmark] = resolve_category(benchmark, TaskSpec())
+        row["category"] = row["category"] or defaults[benchmark]
         row["source"] = f"import:table:{path.name}"
         known = categories.setdefault(benchmark, (row["category"], where))
         if known[0] != row["category"]:
