@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,11 +30,11 @@ log = logging.getLogger(__name__)
 
 # Step target -> "module:function", resolved only when the step runs.
 STEP_TARGETS: dict[str, str] = {
-    "ingest_benchmark": "ingest.benchmarks:ingest_benchmark",
+    "ingest_benchmark": "ingest.benchmark_items:ingest_benchmark",
     "ingest_corpus": "ingest.corpora:ingest_corpus",
     "ingest_chat": "ingest.chat:ingest_chat",
     "tokenizer": "training.tokenizer:train_study_tokenizer",
-    "pretrain": "training.pretrain:pretrain",
+    "pretrain": "training.pretrain:run",
     "sft": "training.sft:sft",
     "score": "scoring.score:score_run",
     "build": "warehouse.build:build",
@@ -42,6 +43,10 @@ STEP_TARGETS: dict[str, str] = {
 }
 # Where the run summary's numbers come from (printed under the table).
 SUMMARY_SOURCE = "marts.fct_category_transfer (method pearson, primary normalisation)"
+
+
+class StepError(RuntimeError):
+    """A study step failed; the message names the step, and a rerun resumes there."""
 
 
 @dataclass
@@ -58,6 +63,65 @@ def resolve(target: str) -> Callable[..., Any]:
     """Import `module:function` from STEP_TARGETS[target] (the lazy stage import)."""
     module_name, _, attr = STEP_TARGETS[target].partition(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Adapters: a step's study-level arguments (ids, options) -> one stage library call.
+
+
+def _ingest_benchmark(benchmark: str) -> None:
+    from xstage.config import load_config
+
+    resolve("ingest_benchmark")(load_config("benchmarks", benchmark))
+
+
+def _ingest_corpus(corpus: str, max_docs: int | None) -> None:
+    from xstage.config import load_config
+
+    resolve("ingest_corpus")(load_config("corpora", corpus), max_docs=max_docs)
+
+
+def _ingest_chat(dataset: str, max_examples: int | None) -> None:
+    from xstage.config import load_config
+
+    resolve("ingest_chat")(load_config("chat", dataset), limit=max_examples)
+
+
+def _tokenizer(corpora: list[str], out_dir: Path, vocab_size: int, max_docs: int | None) -> None:
+    resolve("tokenizer")(corpora=corpora, vocab_size=vocab_size, out_dir=out_dir, max_docs=max_docs)
+
+
+def _pretrain(run: str, scale: str, mixture: str, seed: int, recipe: str, **options: Any) -> None:
+    assert run, "the run id names the step; training derives the same one"
+    resolve("pretrain")(scale, mixture, recipe, seed, **options)
+
+
+def _score(run: str, stage: str, device: str, **options: Any) -> None:
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    options = {name: value for name, value in options.items() if value is not None}
+    resolve("score")(run, stage, device=device, **options)
+
+
+ADAPTERS: dict[str, Callable[..., Any]] = {
+    "ingest_benchmark": _ingest_benchmark,
+    "ingest_corpus": _ingest_corpus,
+    "ingest_chat": _ingest_chat,
+    "tokenizer": _tokenizer,
+    "pretrain": _pretrain,
+    "score": _score,
+}
+
+
+def call_step(step: Step) -> None:
+    """Run one step's stage function (through its adapter where the arguments need one)."""
+    adapter = ADAPTERS.get(step.target)
+    if adapter is None:
+        resolve(step.target)(**step.kwargs)
+    else:
+        adapter(**step.kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,6 +147,7 @@ def append_step_log(study_id: str, step: Step, event: str, seconds: float = 0.0)
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
         handle.flush()
+        os.fsync(handle.fileno())
 
 
 def read_step_log(study_id: str) -> list[dict]:
@@ -133,14 +198,14 @@ def _run_step(
         on_step(step, "started")
     start = time.perf_counter()
     try:
-        resolve(step.target)(**step.kwargs)
+        call_step(step)
     except Exception as exc:
         append_step_log(study_id, step, "failed", time.perf_counter() - start)
-        raise RuntimeError(f"study step '{step.name}' failed: {exc}") from exc
+        raise StepError(f"study step '{step.name}' failed: {exc}") from exc
     seconds = time.perf_counter() - start
     if not step.done():
         append_step_log(study_id, step, "failed", seconds)
-        raise RuntimeError(f"study step '{step.name}' returned but its outputs are missing")
+        raise StepError(f"study step '{step.name}' returned but its outputs are missing")
     append_step_log(study_id, step, "done", seconds)
     if on_step:
         on_step(step, "done")

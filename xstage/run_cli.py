@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from xstage.console import stdout
+from xstage.console import console, stdout
 
 STUDY_ARG = typer.Argument(help="Study file (configs/studies/demo.yaml) or id (demo).")
 
@@ -38,14 +38,18 @@ def run(
     from xstage.study_config import load_study
     from xstage.study_plan import plan_study
 
-    config, path = load_study(study)
-    plan = plan_study(config, path)
-    selected = plan.select(only)
-    if dry_run:
-        stdout.print(study_tables.plan_table(plan, study_tables.plan_rows(selected)))
-        stdout.print(study_tables.pretrain_note(plan))
-        return
-    outcomes = pipeline.run_study(plan, only)
+    try:
+        config, path = load_study(study)
+        plan = plan_study(config, path)
+        selected = plan.select(only)
+        if dry_run:
+            stdout.print(study_tables.plan_table(plan, study_tables.plan_rows(selected)))
+            stdout.print(study_tables.pretrain_note(plan))
+            return
+        outcomes = pipeline.run_study(plan, only)
+    except (pipeline.StepError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     stdout.print(study_tables.outcome_table(outcomes))
     if only in (None, "build", "report"):
         rows = pipeline.category_summary()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from xstage import lake
-from xstage.config import CorpusConfig, ScaleConfig, load_config
+from xstage.config import ScaleConfig, load_config
 from xstage.ids import Stage, run_id
 from xstage.study_config import StudyConfig, resolved_recipe
 
@@ -88,14 +88,15 @@ def newest_mtime(directory: Path, pattern: str = "*.parquet") -> float:
 
 
 def study_corpora(study: StudyConfig) -> list[str]:
-    """Every corpus the study's mixtures draw on, parents of derived corpora first."""
+    """Every corpus the study's mixtures draw on, in first-use order.
+
+    A derived corpus reads its parent's source itself, so parents are not ingested separately.
+    """
     ordered: list[str] = []
     for mixture_id in study.mixtures:
         for source in load_config("mixtures", mixture_id).sources:
-            corpus: CorpusConfig = load_config("corpora", source.corpus)
-            for needed in (corpus.derived_from, corpus.id):
-                if needed and needed not in ordered:
-                    ordered.append(needed)
+            if source.corpus not in ordered:
+                ordered.append(source.corpus)
     return ordered
 
 
@@ -163,10 +164,9 @@ def _tokenizer_step(study: StudyConfig) -> Step:
             "corpora": study_corpora(study),
             "out_dir": out,
             "vocab_size": study.tokenizer.vocab_size,
-            "pretrained_path": study.tokenizer.pretrained_path,
             "max_docs": study.tokenizer.max_docs,
         },
-        lambda: (out / "tokenizer.json").is_file(),
+        lambda: (out / "tokenizer.json").is_file() and (out / "tokenizer_config.json").is_file(),
     )
 
 
