@@ -140,6 +140,7 @@ def _match_items(
         by_hash.setdefault(row["item_hash"], row)
     by_id = {row["item_id"]: row for row in existing}
     remap: dict[str, str] = {}
+    taken: dict[str, str] = {}  # lake item id -> the imported item that matched it
     new_rows: list[dict] = []
     for row in rows:
         where = batch.item_where[(benchmark, row["item_id"])]
@@ -156,6 +157,12 @@ def _match_items(
                     f"{benchmark!r} by text but has gold {row['gold_index']} of "
                     f"{row['n_choices']} choices there {match['gold_index']} of "
                     f"{match['n_choices']} (choice count or gold disagrees with the item)"
+                )
+            twin = taken.setdefault(match["item_id"], row["item_id"])
+            if twin != row["item_id"]:
+                problems.append(
+                    f"{where}: items {twin!r} and {row['item_id']!r} both match lake item "
+                    f"{match['item_id']!r} of {benchmark!r} by text (duplicate item)"
                 )
             remap[row["item_id"]] = match["item_id"]
         elif row["item_id"] in by_id:

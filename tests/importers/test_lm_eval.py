@@ -205,3 +205,12 @@ def test_cli_imports_and_exits_1_naming_the_problem(tmp_path, data_dir):
     result = runner.invoke(app, [*args, "--scale", "1B", "--unit", "toy_family"])
     assert result.exit_code == 0, result.output
     assert lake.predictions_path("1B", "toy_family", 0, "pretrain", "toy_task", 0).is_file()
+
+
+def test_two_imported_items_matching_one_lake_item_are_a_duplicate(tmp_path, data_dir):
+    ingested = lake.benchmark_items_path("arc_easy")
+    _write_ingested(tmp_path, ingested, question="What is 0 plus one?")
+    twin = dict(toy_lines(1)[0], doc_id=5)
+    path = write_samples(tmp_path / "in", "arc_easy", [toy_lines(1)[0], twin])
+    with pytest.raises(ImportFailed, match="both match lake item 'test-000000'"):
+        import_lm_eval([path], RUN)
