@@ -22,7 +22,17 @@ app = typer.Typer(
     add_completion=False,
 )
 
-LS_KINDS = {"benchmarks", "corpora", "mixtures", "scales", "recipes", "studies", "runs", "queries"}
+LS_KINDS = {
+    "benchmarks",
+    "corpora",
+    "mixtures",
+    "scales",
+    "recipes",
+    "studies",
+    "runs",
+    "queries",
+    "chat",
+}
 
 
 @app.callback()

@@ -19,6 +19,7 @@ COLUMNS: dict[str, list[str]] = {
     "scales": ["n_params_nominal", "n_layer", "d_model", "vocab_size"],
     "recipes": ["stage", "description"],
     "studies": ["description"],
+    "chat": ["display_name", "format", "license"],
 }
 RUN_COLUMNS = ["run_id", "stage", "scale", "mixture", "seed", "origin", "checkpoint_step"]
 
