@@ -33,6 +33,12 @@ StepOpt = Annotated[int, typer.Option("--checkpoint-step", min=0, help="Checkpoi
 TaskMapOpt = Annotated[
     Path | None, typer.Option("--task-map", help="YAML task map added to the default one.")
 ]
+TokenizerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tokenizer", help="The model's HF tokenizer (dir or cached id): exact n_tokens."
+    ),
+]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an earlier import.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Validate and list files; write none.")]
 Paths = Annotated[list[Path], typer.Argument(help="Files or folders to import.")]
@@ -76,6 +82,7 @@ def lm_eval(
     seed: SeedOpt = 0,
     checkpoint_step: StepOpt = 0,
     task_map: TaskMapOpt = None,
+    tokenizer: TokenizerOpt = None,
     overwrite: Overwrite = False,
     dry_run: DryRun = False,
 ) -> None:
@@ -85,7 +92,7 @@ def lm_eval(
 
     def call() -> object:
         run = resolve_run(run_id, stage, scale, unit, seed, checkpoint_step)
-        return import_lm_eval(paths, run, task_map, overwrite, dry_run)
+        return import_lm_eval(paths, run, task_map, overwrite, dry_run, tokenizer)
 
     _run(call)
 
@@ -100,6 +107,7 @@ def lighteval(
     seed: SeedOpt = 0,
     checkpoint_step: StepOpt = 0,
     task_map: TaskMapOpt = None,
+    tokenizer: TokenizerOpt = None,
     overwrite: Overwrite = False,
     dry_run: DryRun = False,
 ) -> None:
@@ -109,7 +117,7 @@ def lighteval(
 
     def call() -> object:
         run = resolve_run(run_id, stage, scale, unit, seed, checkpoint_step)
-        return import_lighteval(paths, run, task_map, overwrite, dry_run)
+        return import_lighteval(paths, run, task_map, overwrite, dry_run, tokenizer)
 
     _run(call)
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from importers.batch import ImportBatch, RunKey
 from importers.samples import Provenance, Sample, add_sample, doc_field
 from importers.task_map import TaskSpec, load_task_map, resolve_category, resolve_task
+from importers.tokens import TokenCounter
 from importers.writer import ImportSummary, write_batch
 
 FILE_PATTERN = re.compile(
@@ -31,14 +32,16 @@ def import_lighteval(
     task_map: Path | None = None,
     overwrite: bool = False,
     dry_run: bool = False,
+    tokenizer: Path | str | None = None,
 ) -> ImportSummary:
     """Import details files (or folders of them) as one run x stage; all or nothing."""
     tasks = load_task_map(task_map)
     batch = ImportBatch("lighteval")
     batch.add_run(run, "--run-id")
     now = datetime.now(UTC)
+    counter = TokenCounter(tokenizer) if tokenizer else None
     for path in details_files(paths, batch):
-        read_details_file(path, batch, run, tasks, now)
+        read_details_file(path, batch, run, tasks, now, counter)
     return write_batch(batch, overwrite=overwrite, dry_run=dry_run)
 
 
@@ -59,7 +62,12 @@ def details_files(paths: list[Path], batch: ImportBatch) -> list[Path]:
 
 
 def read_details_file(
-    path: Path, batch: ImportBatch, run: RunKey, tasks: dict[str, TaskSpec], now: datetime
+    path: Path,
+    batch: ImportBatch,
+    run: RunKey,
+    tasks: dict[str, TaskSpec],
+    now: datetime,
+    counter: TokenCounter | None = None,
 ) -> None:
     """Parse one details file into `batch` (rows and problems)."""
     match = FILE_PATTERN.match(path.name)
@@ -78,7 +86,7 @@ def read_details_file(
         batch.problem(str(path), f"not a lighteval details file: no column(s) {missing}")
         return
     scored_at = datetime.strptime(match.group("ts").split(".")[0], "%Y-%m-%dT%H-%M-%S")
-    prov = Provenance("lighteval", "unknown", scored_at.replace(tzinfo=UTC), now)
+    prov = Provenance("lighteval", "unknown", scored_at.replace(tzinfo=UTC), now, counter)
     category = resolve_category(benchmark, spec)
     batch.sources.append(str(path.resolve()))
     for row_no, record in enumerate(table.select(list(REQUIRED_COLUMNS)).to_pylist()):

@@ -18,6 +18,7 @@ from pathlib import Path
 from importers.batch import ImportBatch, RunKey
 from importers.samples import Provenance, Sample, add_sample, doc_field, spec_item_id
 from importers.task_map import TaskSpec, load_task_map, resolve_category, resolve_task
+from importers.tokens import TokenCounter
 from importers.writer import ImportSummary, write_batch
 
 FILE_PATTERN = re.compile(
@@ -32,14 +33,16 @@ def import_lm_eval(
     task_map: Path | None = None,
     overwrite: bool = False,
     dry_run: bool = False,
+    tokenizer: Path | str | None = None,
 ) -> ImportSummary:
     """Import sample files (or folders of them) as one run x stage; all or nothing."""
     tasks = load_task_map(task_map)
     batch = ImportBatch("lm_eval")
     batch.add_run(run, "--run-id")
     now = datetime.now(UTC)
+    counter = TokenCounter(tokenizer) if tokenizer else None
     for path in sample_files(paths, batch):
-        read_samples_file(path, batch, run, tasks, now)
+        read_samples_file(path, batch, run, tasks, now, counter)
     return write_batch(batch, overwrite=overwrite, dry_run=dry_run)
 
 
@@ -60,7 +63,12 @@ def sample_files(paths: list[Path], batch: ImportBatch) -> list[Path]:
 
 
 def read_samples_file(
-    path: Path, batch: ImportBatch, run: RunKey, tasks: dict[str, TaskSpec], now: datetime
+    path: Path,
+    batch: ImportBatch,
+    run: RunKey,
+    tasks: dict[str, TaskSpec],
+    now: datetime,
+    counter: TokenCounter | None = None,
 ) -> None:
     """Parse one sample file into `batch` (rows and problems)."""
     match = FILE_PATTERN.match(path.name)
@@ -74,7 +82,7 @@ def read_samples_file(
         batch.problem(str(path), str(exc))
         return
     scored_at = datetime.strptime(match.group("ts").split(".")[0], "%Y-%m-%dT%H-%M-%S")
-    prov = Provenance("lm_eval", "unknown", scored_at.replace(tzinfo=UTC), now)
+    prov = Provenance("lm_eval", "unknown", scored_at.replace(tzinfo=UTC), now, counter)
     category = resolve_category(benchmark, spec)
     batch.sources.append(str(path.resolve()))
     for line_no, text in _lines(path, batch):

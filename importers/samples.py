@@ -17,6 +17,7 @@ from datetime import datetime
 
 from importers.batch import ImportBatch, RunKey
 from importers.task_map import TaskSpec
+from importers.tokens import TokenCounter
 
 FEWSHOT_DELIMITER = "\n\n"
 TARGET_DELIMITER = " "
@@ -49,6 +50,8 @@ class Provenance:
     backend_version: str
     scored_at: datetime
     imported_at: datetime
+    counter: TokenCounter | None = None
+    """Counts continuation tokens when the model's tokenizer is given; else n_tokens = 0."""
 
 
 def normalize_text(text: str) -> str:
@@ -176,7 +179,7 @@ def _prediction_rows(sample: Sample, run: RunKey, prov: Provenance) -> list[dict
                 "choice_index": k,
                 "is_gold": k == sample.gold_index,
                 "logprob": logprob,
-                "n_tokens": 0,  # not in the harness log: 0 = not known
+                "n_tokens": _n_tokens(prov, sample.contexts[k], continuation),
                 "n_chars": len(continuation),
                 "n_bytes": len(continuation.encode("utf-8")),
                 "is_greedy": sample.is_greedy[k],
@@ -189,6 +192,11 @@ def _prediction_rows(sample: Sample, run: RunKey, prov: Provenance) -> list[dict
             }
         )
     return rows
+
+
+def _n_tokens(prov: Provenance, context: str, continuation: str) -> int:
+    """0 = not known: harness logs carry no token counts (schemas.PREDICTIONS)."""
+    return prov.counter.count(context, continuation) if prov.counter else 0
 
 
 def _metric_rows(sample: Sample, prov: Provenance) -> list[dict]:

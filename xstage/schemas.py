@@ -61,7 +61,7 @@ PREDICTIONS = pa.schema(
         pa.field("choice_index", pa.int16(), nullable=False),
         pa.field("is_gold", pa.bool_(), nullable=False),
         pa.field("logprob", pa.float64(), nullable=False),
-        # 0 means "not known": imported runs (xstage import) carry no token counts.
+        # 0 means "not known": imported runs (xstage import without --tokenizer) have no counts.
         pa.field("n_tokens", pa.int32(), nullable=False),
         pa.field("n_chars", pa.int32(), nullable=False),
         pa.field("n_bytes", pa.int32(), nullable=False),
