@@ -2,13 +2,11 @@
 
 Used by: xstage ingest benchmarks [--benchmark ID ...] [--limit N] [--overwrite] [--skip-invalid].
 context = the config template over the converter's fields (mc: lettered options and 'Answer:');
-choices = answer texts; item_hash = sha256 of the item's canonical JSON.
+choices = answer texts; item_hash = xstage.hashing.item_hash (normalised text, as imports).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from ingest.benchmarks import get_converter
 from ingest.benchmarks.fields import LETTERS, RawItem, RowError
 from ingest.rejects import InvalidDataError, Rejects
 from ingest.sources import SourceMissingError, iter_records, load_split, source_label
-from xstage import lake
+from xstage import hashing, lake
 from xstage.config import BenchmarkConfig, ConfigError
 from xstage.console import progress
 from xstage.schemas import BENCHMARK_ITEMS
@@ -83,11 +81,8 @@ def render_context(config: BenchmarkConfig, raw: RawItem) -> str:
 
 
 def item_hash(row: dict[str, Any]) -> str:
-    """sha256 of canonical JSON (sorted keys, UTF-8, no spaces) of the item's content fields."""
-    keys = ("context", "choices", "gold_index", "choice_contexts", "continuation")
-    content = {key: row[key] for key in keys}
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """xstage.hashing.item_hash of the rendered context, answer texts and shared continuation."""
+    return hashing.item_hash(row["context"], row["choices"], row["continuation"])
 
 
 def build_row(config: BenchmarkConfig, raw: RawItem, row: int) -> dict[str, Any]:

@@ -106,14 +106,24 @@ def test_arc_answer_keys_map_to_the_same_index_distribution(lake_root: Path, hf_
     assert Counter(row["answerKey"] for row in raw)["A"] == 565
 
 
-def test_item_hash_is_sha256_of_canonical_json(lake_root: Path):
+def test_item_hash_is_sha256_of_normalised_text_as_imports_compute_it(lake_root: Path):
+    from importers.samples import item_hash as import_item_hash
+
     item = read(lake_root, "copa")[0]
-    content = {
-        key: item[key]
-        for key in ("context", "choices", "gold_index", "choice_contexts", "continuation")
-    }
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(
+        {
+            "query": "the man turned on the faucet therefore",
+            "choices": ["the toilet filled with water.", "water flowed from the spout."],
+            "continuation": "",
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
     assert item["item_hash"] == hashlib.sha256(canonical.encode()).hexdigest()
+    for benchmark in ("winogrande", "boolq", "hellaswag", "arc_easy_mc"):
+        for other in read(lake_root, benchmark)[:20]:
+            expected = import_item_hash(other["context"], other["choices"], other["continuation"])
+            assert other["item_hash"] == expected, benchmark
 
 
 def test_templates_render_as_lm_eval(lake_root: Path):
