@@ -111,6 +111,7 @@ STAGE_CLIS: list[str] = [
     "xstage.run_cli",
     "scoring.cli",
     "importers.cli",
+    "training.cli",
 ]
 
 _mount_stages()

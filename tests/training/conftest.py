@@ -1,0 +1,89 @@
+"""Fixtures for training tests: a real lake with tiny documents and chat leaves.
+
+The leaves are written through xstage.lake.write_parquet with the real schemas, from real text
+in the offline mirror (C4, HumanEval, Wikipedia, Alpaca-GPT4), until ingest writes them itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from xstage import lake, schemas
+
+DEMO_WEB = ("demo_web_minimal", "demo_web_edu", "demo_web_quality")
+
+
+def _mirror_file(hf_mirror: Path, repo: str, config: str, split: str) -> Path:
+    return hf_mirror / repo.replace("/", "__") / config / f"{split}.parquet"
+
+
+def write_documents(corpus: str, texts: list[str]) -> Path:
+    rows = {
+        "doc_id": [f"{corpus}-{index}" for index in range(len(texts))],
+        "text": texts,
+        "source": [corpus] * len(texts),
+        "n_chars": [len(text) for text in texts],
+        "doc_hash": [hashlib.sha256(text.encode()).hexdigest() for text in texts],
+    }
+    table = pa.table(rows, schema=schemas.DOCUMENTS)
+    return lake.write_parquet(table, lake.documents_part_path(corpus, 0), schemas.DOCUMENTS)
+
+
+def write_chat(dataset: str, conversations: list[list[dict[str, str]]]) -> Path:
+    rows = {
+        "example_id": [f"{dataset}-{index}" for index in range(len(conversations))],
+        "messages": conversations,
+        "source": [dataset] * len(conversations),
+        "example_hash": [hashlib.sha256(repr(c).encode()).hexdigest() for c in conversations],
+    }
+    table = pa.table(rows, schema=schemas.CHAT_EXAMPLES)
+    path = lake.chat_examples_path(dataset)
+    return lake.write_parquet(table, path, schemas.CHAT_EXAMPLES)
+
+
+@pytest.fixture(scope="session")
+def mirror_texts(hf_mirror: Path) -> dict[str, list[str]]:
+    c4 = pq.read_table(_mirror_file(hf_mirror, "allenai/c4", "en", "validation"))
+    code = pq.read_table(_mirror_file(hf_mirror, "openai/openai_humaneval", "default", "test"))
+    wiki = pq.read_table(_mirror_file(hf_mirror, "wikimedia/wikipedia", "20231101.en", "train"))
+    code_texts = [
+        prompt + solution
+        for prompt, solution in zip(
+            code.column("prompt").to_pylist(), code.column("canonical_solution").to_pylist()
+        )
+    ]
+    return {
+        "web": c4.column("text").to_pylist(),
+        "code": code_texts,
+        "curated": wiki.column("text").to_pylist(),
+    }
+
+
+@pytest.fixture
+def demo_lake(data_dir: Path, mirror_texts: dict[str, list[str]]) -> Path:
+    """Documents for every demo corpus (three web slices of C4, HumanEval, Wikipedia)."""
+    web = mirror_texts["web"]
+    for index, corpus in enumerate(DEMO_WEB):
+        write_documents(corpus, web[index * 100 : (index + 1) * 100])
+    write_documents("demo_code", mirror_texts["code"])
+    write_documents("demo_curated", mirror_texts["curated"])
+    return data_dir
+
+
+@pytest.fixture
+def chat_lake(data_dir: Path, hf_mirror: Path) -> Path:
+    """Alpaca-GPT4 examples (first 64) as Tulu-v2 messages under dataset=alpaca_gpt4."""
+    table = pq.read_table(_mirror_file(hf_mirror, "vicgalle/alpaca-gpt4", "default", "train"))
+    conversations = []
+    for row in table.slice(0, 64).to_pylist():
+        prompt = row["instruction"] + ("\n\n" + row["input"] if row["input"] else "")
+        conversations.append(
+            [{"role": "user", "content": prompt}, {"role": "assistant", "content": row["output"]}]
+        )
+    write_chat("alpaca_gpt4", conversations)
+    return data_dir

@@ -1,0 +1,318 @@
+"""The one training loop shared by pretraining and SFT.
+
+AdamW, warmup + cosine, bf16 autocast, gradient accumulation, DDP/FSDP, periodic + final
+atomic checkpoints, resume, lake records.
+
+Used by: xstage train and xstage sft (and the same under torchrun). A stage hands it a model,
+a batch source (the global batch of each step, deterministic and resumable) and a StageRun.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from rich.progress import TextColumn
+
+from training import checkpoint, distributed, records
+from training.schedule import lr_at, warmup_steps
+from xstage.config import OptimSettings
+from xstage.console import progress
+
+log = logging.getLogger(__name__)
+IGNORE_INDEX = -100
+
+
+@dataclass
+class Batch:
+    """One optimizer step's global batch; labels are IGNORE_INDEX where no loss is taken."""
+
+    input_ids: torch.Tensor
+    labels: torch.Tensor
+    attention_mask: torch.Tensor | None
+    n_tokens: int
+    """Tokens that count as seen (non-padding), over the whole global batch."""
+
+
+class BatchSource(Protocol):
+    """A deterministic stream of global batches whose position can be saved and restored."""
+
+    def next_batch(self) -> Batch: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@dataclass
+class StageRun:
+    """What the loop needs to know about the run it trains."""
+
+    stage: str
+    run_id: str
+    scale: str
+    mixture: str
+    seed: int
+    settings: OptimSettings
+    total_steps: int
+    stage_dir: Path
+    tokenizer: object
+    meta: dict
+    """Fixed meta.json fields (config hash, tokenizer hash, n_params, parent, ...)."""
+    description: str = ""
+
+
+@dataclass
+class LoopResult:
+    """How the loop ended."""
+
+    final_dir: Path
+    steps: int
+    tokens_seen: int
+    final_loss: float
+    wall_seconds: float
+    losses: list[float] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    step: int = 0
+    tokens_seen: int = 0
+    wall_before: float = 0.0
+    metrics: list[dict] = field(default_factory=list)
+    runs: list[dict] = field(default_factory=list)
+
+
+def make_optimizer(model: torch.nn.Module, settings: OptimSettings) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (norm gains and other vectors are not decayed)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    groups = [
+        {"params": decay, "weight_decay": settings.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    betas = (settings.beta1, settings.beta2)
+    return torch.optim.AdamW(groups, lr=settings.lr, betas=betas, eps=settings.eps)
+
+
+def autocast_dtype(settings: OptimSettings, device: torch.device) -> torch.dtype | None:
+    """bf16 when asked, or on `auto` where the device supports it (CUDA); None = fp32."""
+    if settings.precision == "bf16":
+        return torch.bfloat16
+    if settings.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def micro_batches(batch: Batch, settings: OptimSettings, env: distributed.DistEnv) -> list:
+    """This rank's rows of the global batch, cut into micro-batches of equal size."""
+    per_rank, remainder = divmod(settings.global_batch_size, env.world_size)
+    if remainder or per_rank % settings.micro_batch_size:
+        raise ValueError(
+            f"global_batch_size={settings.global_batch_size} must be a multiple of "
+            f"world_size ({env.world_size}) x micro_batch_size ({settings.micro_batch_size})"
+        )
+    start = env.rank * per_rank
+    pieces = []
+    for offset in range(start, start + per_rank, settings.micro_batch_size):
+        rows = slice(offset, offset + settings.micro_batch_size)
+        mask = batch.attention_mask[rows] if batch.attention_mask is not None else None
+        pieces.append((batch.input_ids[rows], batch.labels[rows], mask))
+    return pieces
+
+
+def _restore(resume: Path | None, model, optimizer, source, run: StageRun, fsdp: bool) -> _State:
+    if resume is None:
+        return _State()
+    state = torch.load(resume / checkpoint.TRAINER_STATE_FILE, weights_only=False)
+    if state["config_hash"] != run.meta["config_hash"]:
+        raise ValueError(
+            f"{resume}: written with config {state['config_hash'][:12]}, this run is "
+            f"{run.meta['config_hash'][:12]}; pass --overwrite to start over"
+        )
+    distributed.load_optimizer_state(model, optimizer, state["optimizer"], fsdp)
+    source.load_state_dict(state["source"])
+    log.info("resuming %s %s from step %d", run.run_id, run.stage, state["step"])
+    return _State(
+        state["step"], state["tokens_seen"], state["wall_seconds"], state["metrics"], state["runs"]
+    )
+
+
+def _save(name, model, raw_model, optimizer, source, run, st, env, elapsed, with_state) -> Path:
+    """Collective: every rank calls (FSDP gathers); rank 0 writes dir, metrics and runs leaf."""
+    fsdp = run.settings.fsdp
+    weights = distributed.full_state_dict(model, fsdp)
+    optim = distributed.optimizer_state(model, optimizer, fsdp) if with_state else None
+    final_dir = run.stage_dir / name
+    if env.is_main:
+        meta = {
+            **run.meta,
+            "run_id": run.run_id,
+            "stage": run.stage,
+            "scale": run.scale,
+            "mixture": run.mixture,
+            "seed": run.seed,
+            "checkpoint_step": st.step,
+            "n_tokens_seen": st.tokens_seen,
+            "wall_seconds": round(elapsed, 3),
+            "created_at": records.utc_now().isoformat(),
+            "device": f"{records.device_name(env.device)} x{env.world_size}",
+            "git_sha": records.git_sha(),
+        }
+
+        def trainer_state(finished: dict) -> dict:
+            # The runs rows written so far travel with the resume point.
+            runs = [*st.runs, records.runs_row(finished, final_dir)]
+            return {
+                "step": st.step,
+                "tokens_seen": st.tokens_seen,
+                "wall_seconds": elapsed,
+                "config_hash": run.meta["config_hash"],
+                "optimizer": optim,
+                "source": source.state_dict(),
+                "metrics": list(st.metrics),
+                "runs": runs,
+            }
+
+        state_fn = trainer_state if with_state else None
+        final_dir = checkpoint.save(
+            run.stage_dir, name, raw_model, run.tokenizer, meta, state_fn, weights
+        )
+        st.runs.append(records.runs_row(checkpoint.read_meta(final_dir), final_dir))
+        records.write_metrics(st.metrics, run.scale, run.mixture, run.seed, run.stage)
+        records.write_runs(st.runs, run.run_id, run.stage)
+        checkpoint.prune(run.stage_dir, run.settings.keep_last)
+    distributed.barrier(env)
+    return final_dir
+
+
+def _micro_loss(model, micro, n_label_tokens: int, world_size: int, amp) -> torch.Tensor:
+    """Backward one micro-batch; returns its summed token loss (detached).
+
+    Scaling by world_size / n_label_tokens makes DDP's gradient average equal the gradient of
+    the mean token loss over the whole global batch, whatever the process count.
+    """
+    input_ids, labels, mask = micro
+    context = torch.autocast(input_ids.device.type, dtype=amp) if amp else contextlib.nullcontext()
+    with context:
+        logits = model(input_ids=input_ids, attention_mask=mask).logits
+    loss_sum = F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+        labels[:, 1:].reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    (loss_sum * (world_size / n_label_tokens)).backward()
+    return loss_sum.detach()
+
+
+def train(
+    raw_model: torch.nn.Module,
+    source: BatchSource,
+    run: StageRun,
+    env: distributed.DistEnv,
+    resume: Path | None = None,
+    show_progress: bool = True,
+) -> LoopResult:
+    """Train `raw_model` for run.total_steps optimizer steps and write `final/`.
+
+    `resume` is a periodic checkpoint whose weights `raw_model` already holds; its optimizer,
+    batch-source position, metrics and runs rows are restored here.
+    """
+    settings = run.settings
+    raw_model.to(env.device).train()
+    model = distributed.wrap(raw_model, env, settings.fsdp)
+    optimizer = make_optimizer(model, settings)
+    st = _restore(resume, model, optimizer, source, run, settings.fsdp)
+    forward = torch.compile(model) if settings.compile else model
+    amp = autocast_dtype(settings, env.device)
+    warmup = warmup_steps(run.total_steps, settings.warmup_fraction)
+    clip = settings.grad_clip if settings.grad_clip > 0 else math.inf
+    started, losses = time.perf_counter() - st.wall_before, []
+    mark_time, mark_tokens = time.perf_counter(), st.tokens_seen
+    bar = progress(TextColumn("{task.fields[rate]} tok/s  loss {task.fields[loss]}"))
+    bar.disable = bar.disable or not (show_progress and env.is_main)
+    with bar:
+        task = bar.add_task(
+            run.description or f"{run.stage} {run.run_id}",
+            total=run.total_steps,
+            completed=st.step,
+            rate="-",
+            loss="-",
+        )
+        while st.step < run.total_steps:
+            st.step += 1
+            lr = lr_at(st.step, run.total_steps, settings.lr, warmup, settings.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = source.next_batch()
+            n_label = int((batch.labels[:, 1:] != IGNORE_INDEX).sum())
+            assert n_label > 0, f"step {st.step}: a global batch without loss tokens"
+            pieces = micro_batches(batch, settings, env)
+            step_loss = torch.zeros((), dtype=torch.float64, device=env.device)
+            for index, micro in enumerate(pieces):
+                micro = tuple(t.to(env.device) if t is not None else None for t in micro)
+                sync = index == len(pieces) - 1 or not env.distributed or settings.fsdp
+                context = contextlib.nullcontext() if sync else model.no_sync()
+                with context:
+                    step_loss += _micro_loss(forward, micro, n_label, env.world_size, amp)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss = float(distributed.all_sum(step_loss, env)) / n_label
+            losses.append(loss)
+            st.tokens_seen += batch.n_tokens
+            last = st.step == run.total_steps
+            if st.step % settings.log_every == 0 or last:
+                now = time.perf_counter()
+                rate = (st.tokens_seen - mark_tokens) / max(now - mark_time, 1e-9)
+                mark_time, mark_tokens = now, st.tokens_seen
+                st.metrics.append(
+                    {
+                        "step": st.step,
+                        "loss": loss,
+                        "lr": lr,
+                        "tokens_seen": st.tokens_seen,
+                        "tokens_per_s": rate,
+                        "grad_norm": grad_norm,
+                        "logged_at": records.utc_now(),
+                    }
+                )
+                bar.update(task, rate=f"{rate:,.0f}", loss=f"{loss:.3f}")
+            bar.update(task, completed=st.step)
+            every = settings.checkpoint_every
+            if every and st.step % every == 0 and not last:
+                elapsed = time.perf_counter() - started
+                _save(
+                    checkpoint.step_name(st.step),
+                    model,
+                    raw_model,
+                    optimizer,
+                    source,
+                    run,
+                    st,
+                    env,
+                    elapsed,
+                    with_state=True,
+                )
+    elapsed = time.perf_counter() - started
+    final_dir = _save(
+        checkpoint.FINAL,
+        model,
+        raw_model,
+        optimizer,
+        source,
+        run,
+        st,
+        env,
+        elapsed,
+        with_state=False,
+    )
+    final_loss = losses[-1] if losses else float("nan")
+    return LoopResult(final_dir, st.step, st.tokens_seen, final_loss, elapsed, losses)
