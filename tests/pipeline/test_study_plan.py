@@ -25,12 +25,10 @@ def test_demo_plan_covers_the_grid_in_stage_order(demo_plan):
     assert len({step.name for step in demo_plan.steps}) == len(demo_plan.steps)
 
 
-def test_derived_corpora_follow_their_parent():
+def test_study_corpora_are_the_mixtures_corpora():
     config, _ = load_study("demo")
     corpora = study_corpora(config)
-    assert corpora.index("demo_web_crawl") < corpora.index("demo_web_minimal")
     assert set(corpora) == {
-        "demo_web_crawl",
         "demo_web_minimal",
         "demo_web_edu",
         "demo_web_quality",

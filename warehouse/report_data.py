@@ -1,0 +1,150 @@
+"""Mart queries behind the study report: each returns a polars frame read from `marts.*` only.
+
+Used by: xstage report [STUDY] and the summary table of xstage run STUDY.
+The connection is read-only; identifiers are fixed here, values are bound parameters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from scipy import stats
+
+# Columns that identify internal lineage, never shown in the report.
+HIDDEN_COLUMNS = {"leaf_fingerprint", "unit", "origin"}
+ABOVE_CHANCE_ALPHA = 0.05
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to warehouse.duckdb (the report never writes)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no warehouse; run `xstage build` first")
+    return duckdb.connect(str(path), read_only=True)
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> pl.DataFrame:
+    """Run one parameterised query; an empty frame keeps its columns."""
+    return con.execute(sql, params).pl() if params else con.execute(sql).pl()
+
+
+def has_mart(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """True when `marts.<name>` exists in the warehouse."""
+    found = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = $name",
+        {"name": name},
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def mart(con: duckdb.DuckDBPyConnection, name: str, where: str = "", **params: object):
+    """`select * from marts.<name> [where ...]` minus lineage columns (name from a fixed set)."""
+    assert name.replace("_", "").isalnum(), f"mart name {name!r} is not an identifier"
+    frame = query(con, f"select * from marts.{name} {where}", **params)
+    return frame.drop([column for column in frame.columns if column in HIDDEN_COLUMNS])
+
+
+def scale_order(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Scales by size (n_params_nominal), never by name."""
+    frame = query(
+        con,
+        "select scale, min(n_params_nominal) as size from marts.fct_benchmark_scores "
+        "group by scale order by size, scale",
+    )
+    return frame["scale"].to_list()
+
+
+def primary_scores(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """fct_benchmark_scores at each benchmark's primary normalisation."""
+    return mart(con, "fct_benchmark_scores", "where is_primary_normalization")
+
+
+def above_chance(con: duckdb.DuckDBPyConnection, stage: str = "pretrain") -> pl.DataFrame:
+    """Per scale x mixture x benchmark at `stage`: accuracy vs chance, one-sided binomial test.
+
+    k = round(accuracy * n_items) correct of n_items; H1: p > chance_accuracy.
+    """
+    scores = primary_scores(con).filter(pl.col("stage") == stage)
+    rows = []
+    for row in scores.iter_rows(named=True):
+        n, accuracy, chance = row["n_items"], row["accuracy"], row["chance_accuracy"]
+        k = round(accuracy * n)
+        p_value = stats.binomtest(k, n, chance, alternative="greater").pvalue
+        rows.append(
+            {
+                "scale": row["scale"],
+                "mixture": row["mixture"],
+                "benchmark": row["benchmark"],
+                "category": row["category"],
+                "n_items": n,
+                "n_correct": k,
+                "accuracy": accuracy,
+                "chance_accuracy": chance,
+                "p_binomial": p_value,
+                "is_above_chance": p_value < ABOVE_CHANCE_ALPHA,
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides={"n_items": pl.Int64, "n_correct": pl.Int64})
+
+
+def above_chance_by_benchmark(per_run: pl.DataFrame) -> pl.DataFrame:
+    """Per scale x benchmark: how many mixtures' models beat chance, and the best of them."""
+    if not per_run.height:
+        return per_run
+    return (
+        per_run.group_by("scale", "category", "benchmark")
+        .agg(
+            pl.len().alias("n_models"),
+            pl.col("is_above_chance").sum().alias("n_above_chance"),
+            pl.col("chance_accuracy").first(),
+            pl.col("accuracy").mean().alias("mean_accuracy"),
+            pl.col("accuracy").max().alias("best_accuracy"),
+            pl.col("p_binomial").min().alias("best_p_binomial"),
+            pl.col("n_items").first(),
+        )
+        .with_columns((pl.col("n_above_chance") > 0).alias("any_above_chance"))
+        .sort("scale", "category", "benchmark")
+    )
+
+
+def reliability_bins(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per scale x stage x equal-width bin: item-weighted mean confidence and accuracy.
+
+    Bins are pooled over runs and benchmarks, each at its primary normalisation.
+    """
+    return query(
+        con,
+        """
+        select bins.scale, bins.stage, bins.bin_index,
+               sum(bins.n_items) as n_items,
+               sum(bins.n_items * bins.mean_confidence) / sum(bins.n_items) as mean_confidence,
+               sum(bins.n_items * bins.accuracy) / sum(bins.n_items) as accuracy
+        from marts.fct_calibration_bins as bins
+        semi join (
+            select distinct benchmark, length_normalization from marts.fct_benchmark_scores
+            where is_primary_normalization
+        ) as primary_norm
+            on bins.benchmark = primary_norm.benchmark
+            and bins.length_normalization = primary_norm.length_normalization
+        where bins.binning = 'equal_width_15'
+        group by all
+        order by bins.scale, bins.stage, bins.bin_index
+        """,
+    )
+
+
+def accuracy_by_mixture(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per scale x stage x mixture x benchmark: accuracy minus chance, seed-averaged."""
+    return query(
+        con,
+        """
+        select scale, stage, mixture, benchmark, category,
+               avg(accuracy) as accuracy, avg(accuracy - chance_accuracy) as accuracy_minus_chance
+        from marts.fct_benchmark_scores
+        where is_primary_normalization
+        group by all
+        order by scale, stage, mixture, category, benchmark
+        """,
+    )
