@@ -8,18 +8,14 @@ predictions and imported_metrics rows from it. Token counts are not in either lo
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from importers.batch import ImportBatch, RunKey
 from importers.task_map import TaskSpec
 from importers.tokens import TokenCounter
+from xstage.hashing import item_hash
 
-FEWSHOT_DELIMITER = "\n\n"
 TARGET_DELIMITER = " "
 
 
@@ -52,31 +48,6 @@ class Provenance:
     imported_at: datetime
     counter: TokenCounter | None = None
     """Counts continuation tokens when the model's tokenizer is given; else n_tokens = 0."""
-
-
-def normalize_text(text: str) -> str:
-    """NFKC, case-folded, whitespace runs collapsed: the text item_hash is computed over."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().casefold()
-
-
-def item_hash(query: str, choices: list[str], continuation: str | None = None) -> str:
-    """sha256 of the normalised query (few-shot examples removed) and answer texts.
-
-    The query is the last block of the context after the few-shot delimiter, so the same item
-    hashes alike whatever the number of shots; this is the key for cross-source matching.
-    Partial-scoring items add their shared continuation (WinoGrande twins share the rest).
-    """
-    block = query.rsplit(FEWSHOT_DELIMITER, 1)[-1]
-    canonical = json.dumps(
-        {
-            "query": normalize_text(block),
-            "choices": [normalize_text(c) for c in choices],
-            "continuation": normalize_text(continuation or ""),
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def add_sample(

@@ -168,7 +168,7 @@ def test_items_matching_an_ingested_benchmark_by_text_take_its_item_ids(tmp_path
 
 
 def _write_ingested(tmp_path: Path, path: Path, question: str) -> Path:
-    from importers.samples import item_hash
+    from xstage.hashing import item_hash
 
     context = f"Question: {question}\nAnswer:"
     row = {
