@@ -1,0 +1,101 @@
+{#- Correlation statistics shared by every correlation mart (DESIGN §6, §10). -#}
+
+{#- n, r: r is NULL when n < 3 or either side has zero variance. -#}
+{% macro correlation_aggregates(x, y) -%}
+    count(*) filter (where {{ x }} is not null and {{ y }} is not null) as n,
+    case
+        when count(*) filter (where {{ x }} is not null and {{ y }} is not null) >= 3
+            and var_pop({{ x }}) filter (where {{ y }} is not null) > 0
+            and var_pop({{ y }}) filter (where {{ x }} is not null) > 0
+            then greatest(-1.0, least(1.0, corr({{ y }}, {{ x }})))
+    end as r
+{%- endmacro %}
+
+{#- Two-sided p (t with n - 2 df, scipy via the warehouse plugin) and the Fisher-z 95% CI,
+    NULL when n < 4. -#}
+{% macro correlation_inference(r, n) -%}
+    xstage_r_pvalue({{ r }}, {{ n }}) as p_value,
+    case when {{ n }} >= 4 and abs({{ r }}) < 1
+        then tanh(atanh({{ r }}) - 1.959963984540054 / sqrt({{ n }} - 3)) end as ci_low,
+    case when {{ n }} >= 4 and abs({{ r }}) < 1
+        then tanh(atanh({{ r }}) + 1.959963984540054 / sqrt({{ n }} - 3)) end as ci_high
+{%- endmacro %}
+
+{#- Tie-averaged rank of `value` within `partition_by` (Spearman's ranks; NULLs unranked). -#}
+{% macro average_rank(value, partition_by) -%}
+    case when {{ value }} is not null then
+        rank() over (partition by {{ partition_by | join(', ') }}, ({{ value }} is null) order by {{ value }})
+        + (count(*) over (partition by {{ partition_by | join(', ') }}, {{ value }}) - 1) / 2.0
+    end
+{%- endmacro %}
+
+{#- Benjamini-Hochberg q values of p_value within each family (partition_by): two CTEs,
+    `<name>_ranked` over `input`, and `<name>` with column q_value. -#}
+{% macro bh_q_value_ctes(name, input, partition_by) -%}
+    {{ name }}_ranked as (
+        select
+            *,
+            p_value * count(p_value) over (partition by {{ partition_by | join(', ') }})
+            / row_number() over (
+                partition by {{ partition_by | join(', ') }}, (p_value is null) order by p_value
+            ) as bh_raw
+        from {{ input }}
+    ),
+
+    {{ name }} as (
+        select
+            * exclude (bh_raw),
+            case when p_value is not null then least(1.0, min(bh_raw) over (
+                partition by {{ partition_by | join(', ') }}, (p_value is null)
+                order by p_value desc, bh_raw asc
+                rows between unbounded preceding and current row
+            )) end as q_value
+        from {{ name }}_ranked
+    )
+{%- endmacro %}
+
+{#- Pearson and Spearman correlations of x with y per group (long: one row per group x method),
+    with n, p_value, Fisher-z CI and the BH q_value within each family (family_cols + method).
+    `input` has group_cols, x and y; rows with a NULL side are dropped before ranking. Produces
+    CTEs ending in `correlations`. -#}
+{% macro correlation_ctes(input, group_cols, family_cols) -%}
+    corr_pairs as (
+        select {{ group_cols | join(', ') }}, x, y
+        from {{ input }}
+        where x is not null and y is not null
+    ),
+
+    corr_ranked as (
+        select
+            corr_pairs.*,
+            {{ average_rank('corr_pairs.x', group_cols) }} as x_rank,
+            {{ average_rank('corr_pairs.y', group_cols) }} as y_rank
+        from corr_pairs
+    ),
+
+    corr_by_method as (
+        select {{ group_cols | join(', ') }}, 'pearson' as method, x, y
+        from corr_ranked
+        union all
+        select {{ group_cols | join(', ') }}, 'spearman' as method, x_rank as x, y_rank as y
+        from corr_ranked
+    ),
+
+    corr_aggregated as (
+        select
+            {{ group_cols | join(', ') }},
+            method,
+            {{ correlation_aggregates('x', 'y') }}
+        from corr_by_method
+        group by {{ group_cols | join(', ') }}, method
+    ),
+
+    corr_inferred as (
+        select
+            corr_aggregated.*,
+            {{ correlation_inference('corr_aggregated.r', 'corr_aggregated.n') }}
+        from corr_aggregated
+    ),
+
+    {{ bh_q_value_ctes('correlations', 'corr_inferred', family_cols + ['method']) }}
+{%- endmacro %}

@@ -1,0 +1,68 @@
+"""Item-bootstrap 95% CIs of accuracy and mean confidence per run x stage x benchmark x normalization.
+
+grain: one row per run_id x stage x benchmark x length_normalization (leaf x normalization).
+The resample plan is fixed by (bootstrap_seed, n_items): numpy
+default_rng([seed, n]).integers(0, n, size=(resamples, n)) indexes the group's items sorted by
+item_id; warehouse/metrics.py draws the same plan and gathers, this model multiplies the plan's
+count matrix with every group of that size at once (one BLAS call per n instead of a loop).
+CIs are the 2.5% and 97.5% quantiles (numpy 'linear'); NULL confidence anywhere in a group makes
+its confidence CI NULL. Incremental on leaf_fingerprint like fct_item_predictions.
+"""
+
+import numpy as np
+import pyarrow as pa
+
+
+def resample_counts(seed, n, resamples):
+    """(resamples x n) matrix: how often each sorted item is drawn in each resample."""
+    draws = np.random.default_rng([seed, n]).integers(0, n, size=(resamples, n))
+    flat = (np.arange(resamples)[:, None] * n + draws).ravel()
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(np.float64)
+
+
+def group_bounds(table):
+    """Start offsets of each (leaf_fingerprint, length_normalization) group in the sorted table."""
+    keys = table["group_hash"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, np.r_[starts[1:], len(keys)]
+
+
+def intervals(table, seed, resamples):
+    """Per group: accuracy and confidence CI bounds (NaN where undefined)."""
+    correct = table["is_correct"].to_numpy(zero_copy_only=False).astype(np.float64)
+    confidence = table["confidence"].to_numpy(zero_copy_only=False).astype(np.float64)
+    starts, ends = group_bounds(table)
+    sizes = ends - starts
+    bounds = np.full((len(starts), 4), np.nan)
+    for n in np.unique(sizes):
+        groups = np.flatnonzero(sizes == n)
+        columns = starts[groups][None, :] + np.arange(n)[:, None]  # (n, groups)
+        counts = resample_counts(seed, int(n), resamples)
+        for offset, values in ((0, correct), (2, confidence)):
+            means = counts @ values[columns] / n  # (resamples, groups)
+            bounds[groups, offset : offset + 2] = np.quantile(means, [0.025, 0.975], axis=0).T
+    return starts, bounds
+
+
+def model(dbt, session):
+    seed = int(dbt.config.get("bootstrap_seed"))
+    resamples = int(dbt.config.get("bootstrap_resamples"))
+    item_predictions = dbt.ref("fct_item_predictions")
+    pending = "true"
+    if dbt.is_incremental:
+        pending = f"leaf_fingerprint not in (select leaf_fingerprint from {dbt.this})"
+    table = session.sql(
+        "select run_id, scale, mixture, seed, stage, benchmark, length_normalization, item_id,"
+        " is_correct, confidence, leaf_fingerprint,"
+        " hash(leaf_fingerprint, length_normalization) as group_hash from item_predictions"
+        f" where {pending} order by leaf_fingerprint, length_normalization, item_id"
+    ).to_arrow_table()
+    starts, bounds = intervals(table, seed, resamples)
+    heads = table.take(pa.array(starts, pa.int64())) if len(starts) else table.slice(0, 0)
+    columns = ["run_id", "scale", "mixture", "seed", "stage", "benchmark", "length_normalization"]
+    out = {name: heads[name] for name in columns}
+    names = ["accuracy_ci_low", "accuracy_ci_high", "confidence_ci_low", "confidence_ci_high"]
+    for index, name in enumerate(names):
+        out[name] = pa.array(bounds[:, index], pa.float64(), from_pandas=True)
+    out["leaf_fingerprint"] = heads["leaf_fingerprint"]
+    return pa.table(out)

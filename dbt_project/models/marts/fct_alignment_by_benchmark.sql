@@ -1,0 +1,34 @@
+-- grain: one row per scale x stage x benchmark x length_normalization x method
+-- The per-benchmark alignment variant: corr across units (mixtures) of accuracy with mean
+-- confidence. BH family: scale x stage x length_normalization x method.
+with
+
+unit_scores as (
+    select * from {{ ref('int_unit_scores_averaged') }}
+),
+
+inputs as (
+    select
+        unit_scores.scale,
+        unit_scores.stage,
+        unit_scores.benchmark,
+        unit_scores.category,
+        unit_scores.length_normalization,
+        unit_scores.accuracy as x,
+        unit_scores.confidence as y
+    from unit_scores
+),
+
+{{ correlation_ctes(
+    'inputs',
+    ['scale', 'stage', 'benchmark', 'category', 'length_normalization'],
+    ['scale', 'stage', 'length_normalization'],
+) }},
+
+final as (
+    select
+        correlations.* rename (n as n_units, r as r_align)
+    from correlations
+)
+
+select * from final

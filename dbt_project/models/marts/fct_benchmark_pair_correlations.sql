@@ -1,0 +1,50 @@
+-- grain: one row per scale x metric x length_normalization x kind x benchmark_a x benchmark_b x method
+-- kind pt_pt and sft_sft: unordered pairs (benchmark_a < benchmark_b) within one stage;
+-- cross: ordered pairs a != b of benchmark_a at PT with benchmark_b at SFT. r is over units.
+with
+
+unit_values as (
+    select * from {{ ref('int_unit_scores_unpivoted') }}
+),
+
+paired as (
+    select
+        side_a.scale,
+        side_a.metric,
+        side_a.length_normalization,
+        case
+            when side_a.stage = 'pretrain' and side_b.stage = 'pretrain' then 'pt_pt'
+            when side_a.stage = 'sft' and side_b.stage = 'sft' then 'sft_sft'
+            else 'cross'
+        end as kind,
+        side_a.benchmark as benchmark_a,
+        side_a.category as category_a,
+        side_b.benchmark as benchmark_b,
+        side_b.category as category_b,
+        side_a.value as x,
+        side_b.value as y
+    from unit_values as side_a
+    inner join unit_values as side_b
+        on side_a.scale = side_b.scale
+        and side_a.unit = side_b.unit
+        and side_a.metric = side_b.metric
+        and side_a.length_normalization = side_b.length_normalization
+    where (side_a.stage = side_b.stage and side_a.benchmark < side_b.benchmark)
+        or (side_a.stage = 'pretrain' and side_b.stage = 'sft' and side_a.benchmark != side_b.benchmark)
+),
+
+{{ correlation_ctes(
+    'paired',
+    ['scale', 'metric', 'length_normalization', 'kind', 'benchmark_a', 'category_a',
+     'benchmark_b', 'category_b'],
+    ['scale', 'metric', 'length_normalization', 'kind'],
+) }},
+
+final as (
+    select
+        correlations.*,
+        correlations.category_a = correlations.category_b as is_same_category
+    from correlations
+)
+
+select * from final

@@ -1,0 +1,56 @@
+-- grain: one row per scale x metric x length_normalization x method
+-- Similarity of the benchmark x benchmark correlation matrices at PT and SFT: Pearson over the
+-- n_pairs upper-triangle entries (pairs with both entries defined) of the PT entry with the SFT
+-- entry. `method` is how the matrix entries were computed. BH family: metric x normalization x method.
+with
+
+pair_correlations as (
+    select * from {{ ref('fct_benchmark_pair_correlations') }}
+),
+
+paired as (
+    select
+        pretrain.scale,
+        pretrain.metric,
+        pretrain.length_normalization,
+        pretrain.method,
+        pretrain.r as x,
+        sft.r as y
+    from pair_correlations as pretrain
+    inner join pair_correlations as sft
+        on pretrain.scale = sft.scale
+        and pretrain.metric = sft.metric
+        and pretrain.length_normalization = sft.length_normalization
+        and pretrain.method = sft.method
+        and pretrain.benchmark_a = sft.benchmark_a
+        and pretrain.benchmark_b = sft.benchmark_b
+    where pretrain.kind = 'pt_pt' and sft.kind = 'sft_sft'
+        and pretrain.r is not null and sft.r is not null
+),
+
+aggregated as (
+    select
+        paired.scale,
+        paired.metric,
+        paired.length_normalization,
+        paired.method,
+        {{ correlation_aggregates('paired.x', 'paired.y') }}
+    from paired
+    group by all
+),
+
+inferred as (
+    select
+        aggregated.*,
+        {{ correlation_inference('aggregated.r', 'aggregated.n') }}
+    from aggregated
+),
+
+{{ bh_q_value_ctes('with_q', 'inferred', ['metric', 'length_normalization', 'method']) }},
+
+final as (
+    select with_q.* rename (n as n_pairs)
+    from with_q
+)
+
+select * from final

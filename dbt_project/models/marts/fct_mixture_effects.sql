@@ -1,0 +1,39 @@
+-- grain: one row per scale x stage x benchmark x metric x length_normalization x method
+-- corr over units (mixtures with a config) of the mixture's code share with the metric. Units
+-- without a mixture config (imports) are left out. BH family: scale x stage x metric x
+-- length_normalization x method. Web-source contrasts are in fct_web_source_contrasts.
+with
+
+unit_values as (
+    select * from {{ ref('int_unit_scores_unpivoted') }}
+),
+
+mixtures as (
+    select * from {{ ref('stg_lake__config_mixtures') }}
+),
+
+inputs as (
+    select
+        unit_values.scale,
+        unit_values.stage,
+        unit_values.benchmark,
+        unit_values.category,
+        unit_values.metric,
+        unit_values.length_normalization,
+        mixtures.code_share as x,
+        unit_values.value as y
+    from unit_values
+    inner join mixtures on unit_values.unit = mixtures.mixture
+),
+
+{{ correlation_ctes(
+    'inputs',
+    ['scale', 'stage', 'benchmark', 'category', 'metric', 'length_normalization'],
+    ['scale', 'stage', 'metric', 'length_normalization'],
+) }},
+
+final as (
+    select * from correlations
+)
+
+select * from final
