@@ -169,6 +169,24 @@ def warehouse_path(root: Path | None = None) -> Path:
     return data_dir(root) / "warehouse.duckdb"
 
 
+CONFIG_EXPORTS = ("config_benchmarks", "config_mixtures")
+
+
+def config_export_path(table: str, root: Path | None = None) -> Path:
+    """`lake/<config_benchmarks|config_mixtures>/part-0.parquet`: config dimensions for dbt.
+
+    Written only by `xstage build` (from configs/) so that SQL never parses YAML.
+    """
+    if table not in CONFIG_EXPORTS:
+        raise ValueError(f"table={table!r}: expected one of {CONFIG_EXPORTS}")
+    return table_dir(table, root) / "part-0.parquet"
+
+
+def dbt_work_dir(root: Path | None = None) -> Path:
+    """`<data>/cache/dbt`: dbt's target/ and logs/ for builds of this data dir."""
+    return cache_dir(root) / "dbt"
+
+
 def reports_dir(study: str, root: Path | None = None) -> Path:
     """`<data>/reports/<study>/`."""
     check_slug(study, "study")
