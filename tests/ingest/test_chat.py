@@ -70,3 +70,24 @@ def test_cli_ingest_chat_prints_a_summary():
     assert result.exit_code == 0, result.output
     assert "alpaca_gpt4" in result.output
     assert pq.read_metadata(lake.chat_examples_path("alpaca_gpt4")).num_rows == 5
+
+
+def test_tulu_messages_rows_are_kept_with_their_ids(temp_mirror: Path):
+    messages = [
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "4"},
+        ],
+        [{"role": "user", "content": "Hi"}, {"role": "user", "content": "Hello?"}],
+    ]
+    table = pa.table(
+        {"dataset": ["flan", "sharegpt"], "id": ["flan_0", "sharegpt_1"], "messages": messages}
+    )
+    write_mirror_file(temp_mirror, "allenai/tulu-v2-sft-mixture", None, "train", table)
+    result = ingest_chat(load_config("chat", "tulu_v2_mix"), skip_invalid=True)
+    rows = pq.read_table(result.path).to_pylist()
+    assert [row["example_id"] for row in rows] == ["flan_0"]
+    assert rows[0]["messages"] == messages[0]
+    sidecar = lake.rejects_path(result.path).read_text()
+    assert "expected 'assistant', got 'user'" in sidecar

@@ -194,3 +194,18 @@ def test_empty_and_non_text_documents_are_rejected(temp_mirror: Path):
     result = ingest_corpus(config, skip_invalid=True)
     assert (result.n_rows, result.n_rejected) == (2, 1)
     assert lake.rejects_path(lake.documents_part_path("demo_web_crawl", 0)).is_file()
+
+
+def test_cli_ingest_corpus_and_a_corpus_missing_from_the_mirror():
+    from typer.testing import CliRunner
+
+    from xstage.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", "corpus", "demo_curated"])
+    assert result.exit_code == 0, result.output
+    assert "demo_curated" in result.output
+    assert pq.read_metadata(lake.documents_part_path("demo_curated", 0)).num_rows == 30
+    missing = runner.invoke(app, ["ingest", "corpus", "refinedweb", "--max-docs", "5"])
+    assert missing.exit_code == 1
+    assert "tiiuae/falcon-refinedweb:default:train: not in the mirror" in missing.output
