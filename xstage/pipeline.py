@@ -35,7 +35,7 @@ STEP_TARGETS: dict[str, str] = {
     "ingest_chat": "ingest.chat:ingest_chat",
     "tokenizer": "training.tokenizer:train_study_tokenizer",
     "pretrain": "training.pretrain:run",
-    "sft": "training.sft:sft",
+    "sft": "training.sft:run",
     "score": "scoring.score:score_run",
     "build": "warehouse.build:build",
     "report": "warehouse.report:write_report",
@@ -96,6 +96,10 @@ def _pretrain(run: str, scale: str, mixture: str, seed: int, recipe: str, **opti
     resolve("pretrain")(scale, mixture, recipe, seed, **options)
 
 
+def _sft(run: str, recipe: str, datasets: list[str], overrides: dict, **_ids: Any) -> None:
+    resolve("sft")(run, recipe, datasets=datasets, overrides=overrides)
+
+
 def _score(run: str, stage: str, device: str, **options: Any) -> None:
     if device == "auto":
         import torch
@@ -111,6 +115,7 @@ ADAPTERS: dict[str, Callable[..., Any]] = {
     "ingest_chat": _ingest_chat,
     "tokenizer": _tokenizer,
     "pretrain": _pretrain,
+    "sft": _sft,
     "score": _score,
 }
 
