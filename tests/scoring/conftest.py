@@ -13,7 +13,39 @@ import pytest
 from xstage import lake
 from xstage.schemas import BENCHMARK_ITEMS
 
-WORDS = ["the", "cat", "sat", "on", "the", "mat", "while", "a", "dog", "ran", "to", "the", "park", "and", "the", "bird", "sang", "in", "a", "tree", "answer", "question", "water", "fire", "stone", "paper", "glass", "river", "mountain", "hippopotamus", "elephant"]
+WORDS = [
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "the",
+    "mat",
+    "while",
+    "a",
+    "dog",
+    "ran",
+    "to",
+    "the",
+    "park",
+    "and",
+    "the",
+    "bird",
+    "sang",
+    "in",
+    "a",
+    "tree",
+    "answer",
+    "question",
+    "water",
+    "fire",
+    "stone",
+    "paper",
+    "glass",
+    "river",
+    "mountain",
+    "hippopotamus",
+    "elephant",
+]
 TRAIN_TEXT = [" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))] * 3
 
 TOY_CONFIGS = {
@@ -172,7 +204,7 @@ def toy_lake(
     written = {}
     for benchmark, settings in TOY_CONFIGS.items():
         write_config(config_dir, benchmark, **settings)
-        rows = toy_items(benchmark, 1500 if benchmark == "toy_big" else 6)
+        rows = toy_items(benchmark, 600 if benchmark == "toy_big" else 6)
         write_items(benchmark, rows)
         written[benchmark] = rows
     return written
