@@ -28,6 +28,7 @@ from ingest.rejects import InvalidDataError, Rejects
 from ingest.sources import iter_records, load_split, mirror_root, source_label
 from xstage import lake
 from xstage.config import ConfigError, CorpusConfig, load_config
+from xstage.console import progress
 from xstage.schemas import DOCUMENTS
 
 log = logging.getLogger(__name__)
@@ -165,10 +166,13 @@ def ingest_corpus(
         rejects_out: list[Rejects] = []
         n_rows = n_parts = 0
         docs = iter_documents(config, max_docs, rejects_out)
-        for n_parts, batch in enumerate(_parts(docs, part_max_docs, part_max_chars), start=1):
-            leaf = staging / lake.documents_part_path(config.id, n_parts - 1).name
-            lake.write_parquet(pa.Table.from_pylist(batch, schema=DOCUMENTS), leaf, DOCUMENTS)
-            n_rows += len(batch)
+        with progress() as bar:
+            task = bar.add_task(f"ingest {config.id}", total=max_docs)
+            for n_parts, batch in enumerate(_parts(docs, part_max_docs, part_max_chars), start=1):
+                leaf = staging / lake.documents_part_path(config.id, n_parts - 1).name
+                lake.write_parquet(pa.Table.from_pylist(batch, schema=DOCUMENTS), leaf, DOCUMENTS)
+                n_rows += len(batch)
+                bar.update(task, completed=n_rows)
         rejects = rejects_out[0]
         if rejects and not skip_invalid:
             raise rejects.error()
