@@ -148,3 +148,57 @@ def accuracy_by_mixture(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         order by scale, stage, mixture, category, benchmark
         """,
     )
+
+
+def correlation_normalization(con: duckdb.DuckDBPyConnection) -> str:
+    """The length normalisation of the correlation sections: `primary`, else `none`.
+
+    `primary` (each benchmark at its own) where the marts carry it; else `none`, raw
+    log-probs, the primary normalisation of most benchmark configs.
+    """
+    found = query(con, "select distinct length_normalization from marts.fct_category_transfer")[
+        "length_normalization"
+    ].to_list()
+    return "primary" if "primary" in found else "none"
+
+
+def category_transfer(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """marts.fct_category_transfer at the report's normalisation (both methods)."""
+    norm = correlation_normalization(con)
+    return mart(con, "fct_category_transfer", "where length_normalization = $norm", norm=norm)
+
+
+def cross_stage_transfer(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """marts.fct_cross_stage_transfer (Pearson) at the report's normalisation."""
+    norm = correlation_normalization(con)
+    return mart(
+        con,
+        "fct_cross_stage_transfer",
+        "where length_normalization = $norm and method = 'pearson' "
+        "order by scale, metric, category, benchmark",
+        norm=norm,
+    )
+
+
+def by_normalization(con: duckdb.DuckDBPyConnection, name: str, order: str) -> pl.DataFrame:
+    """Pearson rows of one correlation mart at the report's normalisation."""
+    norm = correlation_normalization(con)
+    return mart(
+        con,
+        name,
+        f"where length_normalization = $norm and method = 'pearson' order by {order}",
+        norm=norm,
+    )
+
+
+def confidence_pairs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Within-stage benchmark x benchmark Pearson r of confidence, both triangles.
+
+    From marts.fct_benchmark_pair_correlations, kinds pt_pt and sft_sft.
+    """
+    pairs = by_normalization(con, "fct_benchmark_pair_correlations", "scale, kind")
+    pairs = pairs.filter(
+        (pl.col("metric") == "confidence") & pl.col("kind").is_in(["pt_pt", "sft_sft"])
+    )
+    mirrored = pairs.rename({"benchmark_a": "benchmark_b", "benchmark_b": "benchmark_a"})
+    return pl.concat([pairs, mirrored.select(pairs.columns)])

@@ -49,10 +49,13 @@ def grouped_bars(
     ylabel: str,
     panel_titles: dict[str, str] | None = None,
     ylim: tuple[float, float] = (-1.0, 1.0),
+    group_order: Sequence[str] | None = None,
 ) -> str:
     """One panel per `panel` value; bars of `value` at each `x`, one colour per `group`."""
-    panels = sorted(frame[panel].unique().to_list()) if frame.height else ["-"]
+    panels = _ordered(frame[panel].unique().to_list()) if frame.height else ["-"]
     groups = _ordered(frame[group].unique().to_list()) if frame.height else []
+    if group_order:
+        groups = [value for value in group_order if value in groups]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
     width = 0.8 / max(len(groups), 1)
     for ax, panel_value in zip(axes[0], panels, strict=True):

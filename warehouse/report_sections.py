@@ -140,6 +140,121 @@ def reliability_section(context: Context) -> Section:
     return "calibration", "Calibration: reliability diagrams and ECE", body
 
 
+def _missing(name: str) -> str:
+    return f'<p class="muted">Mart <code>marts.{H.esc(name)}</code> is not in the warehouse.</p>'
+
+
+def transfer_section(context: Context) -> Section:
+    norm = data.correlation_normalization(context.con)
+    frame = data.category_transfer(context.con).filter(pl.col("method") == "pearson")
+    name = figs.grouped_bars(
+        frame,
+        panel="metric",
+        x="category",
+        group="scale",
+        value="mean_r",
+        out_dir=context.out_dir,
+        name="figure1_cross_stage_transfer",
+        x_order=[c for c in CATEGORY_ORDER if c in set(frame["category"].to_list())],
+        ylabel="mean Pearson r (PT vs SFT, over mixtures)",
+        panel_titles={"accuracy": "r_acc: accuracy", "confidence": "r_conf: confidence"},
+        group_order=context.scales,
+    )
+    body = (
+        "<p>For each benchmark and scale, r correlates a mixture's pretrained value with its "
+        "fine-tuned value over the mixtures (n = number of mixtures); a category's bar is the "
+        "unweighted mean over its benchmarks, <code>all</code> the mean over every benchmark. "
+        "With n = 9, |r| must exceed about 0.67 for p &lt; 0.05.</p>"
+        + H.source(["marts.fct_category_transfer"], f"method pearson, length_normalization {norm}")
+        + H.figure(name, "Figure 1: cross-stage correlation of accuracy and confidence")
+        + H.table(
+            frame.sort("metric", "category").select(
+                "scale", "category", "metric", "n_benchmarks", "mean_r"
+            )
+        )
+    )
+    table = data.cross_stage_transfer(context.con)
+    columns = [c for c in ("scale", "category", "benchmark", "metric", "n", "r", "p_value",
+                           "q_value", "ci_low", "ci_high") if c in table.columns]  # fmt: skip
+    table = table.with_columns((pl.col("p_value") < 0.05).fill_null(False).alias("p_below_05"))
+    body += (
+        "<h3>Per benchmark: n, r, p and 95% CI</h3>"
+        + H.source(
+            ["marts.fct_cross_stage_transfer"],
+            f"method pearson, length_normalization {norm}; p two-sided (t, n−2 df), CI Fisher z, "
+            "q Benjamini-Hochberg; shaded rows have p < 0.05",
+        )
+        + H.table(table, columns, highlight="p_below_05")
+    )
+    return "transfer", "Cross-stage transfer (the paper's Figure 1)", body
+
+
+def coherence_section(context: Context) -> Section:
+    norm = data.correlation_normalization(context.con)
+    frame = data.by_normalization(context.con, "fct_intra_category_coherence", "scale, category")
+    body = H.source(["marts.fct_intra_category_coherence"], f"pearson, normalisation {norm}")
+    for metric in ("accuracy", "confidence"):
+        panels = [
+            (scale, frame.filter((pl.col("scale") == scale) & (pl.col("metric") == metric)))
+            for scale in context.scales
+        ]
+        name = figs.heatmaps(
+            panels,
+            row="category",
+            col="kind",
+            value="mean_r",
+            out_dir=context.out_dir,
+            name=f"coherence_{metric}",
+            row_order=CATEGORY_ORDER[:-1],
+            col_order=["pt_pt", "sft_sft", "cross"],
+        )
+        body += H.figure(name, f"Intra-category coherence of {metric}: mean pairwise r")
+    sheep = data.by_normalization(context.con, "fct_benchmark_coherence", "scale, category")
+    body += (
+        "<h3>Each benchmark's mean r with the rest of its category</h3>"
+        + H.source(["marts.fct_benchmark_coherence"], f"pearson, normalisation {norm}")
+        + H.table(sheep.sort("scale", "metric", "kind", "category", "benchmark"))
+    )
+    return "coherence", "Intra-category coherence", body
+
+
+def confidence_structure_section(context: Context) -> Section:
+    norm = data.correlation_normalization(context.con)
+    pairs = data.confidence_pairs(context.con)
+    order = (
+        pairs.sort("category_a", "benchmark_a")["benchmark_a"].unique(maintain_order=True).to_list()
+    )
+    panels = [
+        (f"{scale} · {'PT' if kind == 'pt_pt' else 'SFT'}",
+         pairs.filter((pl.col("scale") == scale) & (pl.col("kind") == kind)))
+        for scale in context.scales
+        for kind in ("pt_pt", "sft_sft")
+    ]  # fmt: skip
+    name = figs.heatmaps(
+        panels,
+        row="benchmark_a",
+        col="benchmark_b",
+        value="r",
+        out_dir=context.out_dir,
+        name="confidence_structure",
+        row_order=order,
+        col_order=order,
+        annotate=False,
+    )
+    body = H.source(
+        ["marts.fct_benchmark_pair_correlations"],
+        f"metric confidence, kinds pt_pt / sft_sft, pearson, normalisation {norm}",
+    ) + H.figure(name, "Benchmark x benchmark correlation of confidence over mixtures, PT vs SFT")
+    if data.has_mart(context.con, "fct_confidence_structure"):
+        summary = data.mart(context.con, "fct_confidence_structure")
+        body += H.source(
+            ["marts.fct_confidence_structure"], "similarity of the PT and SFT upper triangles"
+        ) + H.table(summary)
+    else:
+        body += _missing("fct_confidence_structure")
+    return "confidence-structure", "Confidence structure: PT vs SFT", body
+
+
 def licences_section(context: Context) -> Section:
     from xstage.config import load_config
 
@@ -167,6 +282,9 @@ def licences_section(context: Context) -> Section:
 
 SECTIONS: list[Callable[[Context], Section | None]] = [
     above_chance_section,
+    transfer_section,
+    coherence_section,
+    confidence_structure_section,
     accuracy_section,
     reliability_section,
     licences_section,
