@@ -36,6 +36,7 @@ def write_report(study: str, warehouse: Path | None = None) -> Path:
     out = lake.reports_dir(study)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{study}.", suffix=".tmp", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a report is for reading
     try:
         with data.connect(warehouse) as con:
             page = build_page(con, study, warehouse, staging)

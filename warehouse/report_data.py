@@ -26,17 +26,18 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> pl.DataFrame:
     """Run one parameterised query; an empty frame keeps its columns."""
-    return con.execute(sql, params).pl() if params else con.execute(sql).pl()
+    return con.sql(sql, params=params or None).pl()
 
 
 def has_mart(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """True when `marts.<name>` exists in the warehouse."""
-    found = con.execute(
-        "select count(*) from information_schema.tables "
+    found = query(
+        con,
+        "select count(*) as n from information_schema.tables "
         "where table_schema = 'marts' and table_name = $name",
-        {"name": name},
-    ).fetchone()
-    return bool(found and found[0])
+        name=name,
+    )
+    return bool(found["n"][0])
 
 
 def mart(con: duckdb.DuckDBPyConnection, name: str, where: str = "", **params: object):
@@ -82,8 +83,8 @@ def above_chance(con: duckdb.DuckDBPyConnection, stage: str = "pretrain") -> pl.
                 "n_correct": k,
                 "accuracy": accuracy,
                 "chance_accuracy": chance,
-                "p_binomial": p_value,
-                "is_above_chance": p_value < ABOVE_CHANCE_ALPHA,
+                "p_binomial": float(p_value),
+                "is_above_chance": bool(p_value < ABOVE_CHANCE_ALPHA),
             }
         )
     return pl.DataFrame(rows, schema_overrides={"n_items": pl.Int64, "n_correct": pl.Int64})
@@ -202,3 +203,35 @@ def confidence_pairs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
     mirrored = pairs.rename({"benchmark_a": "benchmark_b", "benchmark_b": "benchmark_a"})
     return pl.concat([pairs, mirrored.select(pairs.columns)])
+
+
+def by_norm_only(con: duckdb.DuckDBPyConnection, name: str, order: str) -> pl.DataFrame:
+    """Rows of a mart without a method column at the report's normalisation."""
+    norm = correlation_normalization(con)
+    return mart(con, name, f"where length_normalization = $norm order by {order}", norm=norm)
+
+
+def item_flips(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per scale x benchmark: PT -> SFT correctness flips summed over units and seeds.
+
+    At each benchmark's primary normalisation, with the mean per-unit r of prob_gold PT vs SFT.
+    """
+    return query(
+        con,
+        """
+        select flips.scale, flips.category, flips.benchmark,
+               count(*) as n_models,
+               sum(flips.n_items) as n_items,
+               sum(flips.n_correct_to_correct) as n_correct_to_correct,
+               sum(flips.n_correct_to_wrong) as n_correct_to_wrong,
+               sum(flips.n_wrong_to_correct) as n_wrong_to_correct,
+               sum(flips.n_wrong_to_wrong) as n_wrong_to_wrong,
+               avg(flips.r_prob_gold) as mean_r_prob_gold
+        from marts.fct_item_stage_flips as flips
+        inner join marts.dim_benchmarks as benchmarks
+            on flips.benchmark = benchmarks.benchmark
+            and flips.length_normalization = benchmarks.primary_normalization
+        group by all
+        order by flips.scale, flips.category, flips.benchmark
+        """,
+    )

@@ -50,12 +50,15 @@ def grouped_bars(
     panel_titles: dict[str, str] | None = None,
     ylim: tuple[float, float] = (-1.0, 1.0),
     group_order: Sequence[str] | None = None,
+    panel_order: Sequence[str] | None = None,
 ) -> str:
     """One panel per `panel` value; bars of `value` at each `x`, one colour per `group`."""
     panels = _ordered(frame[panel].unique().to_list()) if frame.height else ["-"]
     groups = _ordered(frame[group].unique().to_list()) if frame.height else []
     if group_order:
         groups = [value for value in group_order if value in groups]
+    if panel_order:
+        panels = [value for value in panel_order if value in panels] or panels
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
     width = 0.8 / max(len(groups), 1)
     for ax, panel_value in zip(axes[0], panels, strict=True):
@@ -129,13 +132,20 @@ def heatmaps(
 
 
 def reliability(
-    frame: pl.DataFrame, *, panel: str, out_dir: Path, name: str, panel_titles: dict | None = None
+    frame: pl.DataFrame,
+    *,
+    panel: str,
+    out_dir: Path,
+    name: str,
+    panel_order: Sequence[str] | None = None,
 ) -> str:
     """Reliability diagrams: accuracy vs mean confidence per bin, one line per stage.
 
     One panel per `panel` value; the frame has panel, stage, mean_confidence, accuracy.
     """
     panels = sorted(frame[panel].unique().to_list()) if frame.height else ["-"]
+    if panel_order:
+        panels = [value for value in panel_order if value in panels] or panels
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), squeeze=False)
     for ax, panel_value in zip(axes[0], panels, strict=True):
         ax.plot([0, 1], [0, 1], linestyle="--", color="#999", linewidth=0.8, label="calibrated")
@@ -157,7 +167,7 @@ def reliability(
         ax.set_ylim(0, 1)
         ax.set_xlabel("mean confidence in bin")
         ax.set_ylabel("accuracy in bin")
-        ax.set_title((panel_titles or {}).get(str(panel_value), str(panel_value)))
+        ax.set_title(str(panel_value))
         ax.legend(fontsize=8)
     return _save(fig, out_dir, name)
 

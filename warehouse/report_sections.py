@@ -117,7 +117,13 @@ def accuracy_section(context: Context) -> Section:
 
 def reliability_section(context: Context) -> Section:
     frame = data.reliability_bins(context.con)
-    name = figs.reliability(frame, panel="scale", out_dir=context.out_dir, name="reliability")
+    name = figs.reliability(
+        frame,
+        panel="scale",
+        out_dir=context.out_dir,
+        name="reliability",
+        panel_order=context.scales,
+    )
     body = H.source(
         ["marts.fct_calibration_bins", "marts.fct_benchmark_scores"],
         "15 equal-width bins pooled over runs and benchmarks (item-weighted), primary "
@@ -255,6 +261,80 @@ def confidence_structure_section(context: Context) -> Section:
     return "confidence-structure", "Confidence structure: PT vs SFT", body
 
 
+def alignment_section(context: Context) -> Section:
+    norm = data.correlation_normalization(context.con)
+    frame = data.by_normalization(context.con, "fct_alignment", "scale, stage, category")
+    across = frame.filter(pl.col("variant") == "across_benchmarks")
+    name = figs.grouped_bars(
+        across,
+        panel="scale",
+        x="category",
+        group="stage",
+        value="r_align",
+        out_dir=context.out_dir,
+        name="alignment",
+        x_order=[c for c in CATEGORY_ORDER if c in set(across["category"].to_list())],
+        ylabel="r_align: corr(accuracy, confidence)",
+        panel_order=context.scales,
+    )
+    body = (
+        "<p>r_align correlates accuracy with confidence across the benchmarks of a category, "
+        "per scale, stage and mixture, then averages over mixtures (variant "
+        "<code>across_benchmarks</code>); the <code>across_mixtures</code> variant correlates "
+        "them per benchmark over mixtures and averages over the category.</p>"
+        + H.source(["marts.fct_alignment"], f"pearson, normalisation {norm}")
+        + H.figure(name, "r_align by category and stage (variant across_benchmarks)")
+        + H.table(frame.sort("variant", "scale", "category", "stage"))
+    )
+    persistence = data.by_normalization(context.con, "fct_alignment_persistence", "scale, category")
+    body += (
+        "<h3>Persistence: r_align PT vs SFT over mixtures</h3>"
+        + H.source(["marts.fct_alignment_persistence"], f"pearson, normalisation {norm}")
+        + H.table(persistence)
+    )
+    return "alignment", "Alignment of accuracy and confidence (r_align)", body
+
+
+def flips_section(context: Context) -> Section:
+    flips = data.item_flips(context.con)
+    body = (
+        "<p>Each item of each model counted once per stage pair: correct at PT and at SFT, "
+        "correct then wrong, wrong then correct, wrong at both; summed over mixtures.</p>"
+        + H.source(
+            ["marts.fct_item_stage_flips", "marts.dim_benchmarks"],
+            "each benchmark at its primary normalisation; mean_r_prob_gold = mean over "
+            "mixtures of corr(prob_gold PT, prob_gold SFT) over items",
+        )
+        + H.table(flips)
+    )
+    return "flips", "Item-level flips between PT and SFT", body
+
+
+def mixture_section(context: Context) -> Section:
+    norm = data.correlation_normalization(context.con)
+    effects = data.by_normalization(
+        context.con, "fct_mixture_effects", "scale, stage, metric, category, benchmark"
+    )
+    contrasts = data.by_norm_only(
+        context.con, "fct_web_source_contrasts", "scale, stage, measure, subject"
+    )
+    ranking = data.by_norm_only(
+        context.con, "fct_ranking_agreement", "comparison, scale_a, stage_a, level, subject"
+    )
+    body = (
+        "<h3>Code share vs score, per benchmark</h3>"
+        + H.source(["marts.fct_mixture_effects"], f"pearson over mixtures, normalisation {norm}")
+        + H.table(effects)
+        + "<h3>Web-source contrasts (source A − source B, mean over proportions)</h3>"
+        + H.source(["marts.fct_web_source_contrasts"], f"normalisation {norm}")
+        + H.table(contrasts)
+        + "<h3>Ranking agreement of mixtures: PT vs SFT and across scales</h3>"
+        + H.source(["marts.fct_ranking_agreement"], f"normalisation {norm}")
+        + H.table(ranking)
+    )
+    return "mixtures", "Mixture effects and ranking agreement", body
+
+
 def licences_section(context: Context) -> Section:
     from xstage.config import load_config
 
@@ -285,7 +365,10 @@ SECTIONS: list[Callable[[Context], Section | None]] = [
     transfer_section,
     coherence_section,
     confidence_structure_section,
+    alignment_section,
     accuracy_section,
     reliability_section,
+    flips_section,
+    mixture_section,
     licences_section,
 ]
