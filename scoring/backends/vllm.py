@@ -9,9 +9,11 @@ and VLLM_ENABLE_V1_MULTIPROCESSING=0 to stay in-process.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from scoring.backends.base import (
@@ -38,11 +40,15 @@ class VLLMBackend(TokenizerMixin):
         trust_remote_code: bool = False,
         **_: object,
     ) -> None:
+        model_dir = check_model_dir(model_dir)
+        with _quiet():
+            self._start(model_dir, device, dtype, trust_remote_code)
+
+    def _start(self, model_dir: Path, device: str, dtype: str, trust_remote_code: bool) -> None:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         import vllm
 
-        model_dir = check_model_dir(model_dir)
         self.version = vllm.__version__
         self.dtype = resolve_dtype(dtype, device)
         self.tokenizer = load_tokenizer(model_dir, trust_remote_code)
@@ -66,7 +72,8 @@ class VLLMBackend(TokenizerMixin):
 
         flat = [choice for choices in items for choice in choices]
         prompts = [TokensPrompt(prompt_token_ids=list(c.context + c.continuation)) for c in flat]
-        outputs = self.engine.generate(prompts, self.params, use_tqdm=False)
+        with _quiet():
+            outputs = self.engine.generate(prompts, self.params, use_tqdm=False)
         scores = iter(
             _choice_score(c, out.prompt_logprobs) for c, out in zip(flat, outputs, strict=True)
         )
@@ -76,6 +83,15 @@ class VLLMBackend(TokenizerMixin):
         """Shut the engine down so another can start in this process."""
         self.engine = None
         gc.collect()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence vLLM's and torch's deprecation noise (engine start, generate): third-party only."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
 
 
 def _choice_score(choice: EncodedChoice, prompt_logprobs: list) -> ChoiceScore:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -145,3 +147,8 @@ def test_cli_scores_a_model_dir_and_reports_bad_dirs(tiny_model_dir, toy_lake, t
     result = runner.invoke(app, ["score", "--run", "bad/../id", "--stage", "pretrain"])
     assert result.exit_code == 1
     assert "is not a slug" in result.output
+
+
+def test_the_hf_path_never_imports_vllm():
+    code = "import sys, scoring.score, scoring.backends.hf, scoring.cli; assert 'vllm' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
