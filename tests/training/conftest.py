@@ -18,6 +18,18 @@ from xstage import lake, schemas
 DEMO_WEB = ("demo_web_minimal", "demo_web_edu", "demo_web_quality")
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny matmuls gain nothing from a second thread, and on a shared 2-core box OpenMP's
+    spinning threads made them 5-8x slower (measured); restore the setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _mirror_file(hf_mirror: Path, repo: str, config: str, split: str) -> Path:
     return hf_mirror / repo.replace("/", "__") / config / f"{split}.parquet"
 
@@ -87,3 +99,33 @@ def chat_lake(data_dir: Path, hf_mirror: Path) -> Path:
         )
     write_chat("alpaca_gpt4", conversations)
     return data_dir
+
+
+# A shrunken `tiny`: 2 heads of 32 (vLLM's CPU floor), 64-token context, a 512-token BPE.
+TINY_SETS = {
+    "model.d_model": 64,
+    "model.n_head": 2,
+    "model.head_dim": 32,
+    "model.ffn_dim": 128,
+    "model.seq_len": 64,
+    "model.vocab_size": 512,
+    "train.global_batch_size": 8,
+    "train.micro_batch_size": 4,
+    "train.lr": 0.01,
+    "train.log_every": 1,
+}
+
+
+@pytest.fixture
+def tiny_sets() -> dict:
+    """`--set` overrides that shrink the tiny scale for tests (a copy per test)."""
+    return dict(TINY_SETS)
+
+
+@pytest.fixture
+def small_tokenizer(demo_lake: Path, tmp_path: Path) -> Path:
+    """A 512-token BPE on the demo corpora (the study's recipe, shrunk for speed)."""
+    from training.tokenizer import train_study_tokenizer
+
+    corpora = [*DEMO_WEB, "demo_code", "demo_curated"]
+    return train_study_tokenizer(corpora, 512, tmp_path / "tokenizer", max_docs=80)
