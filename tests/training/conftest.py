@@ -66,7 +66,9 @@ def mirror_texts(hf_mirror: Path) -> dict[str, list[str]]:
     code_texts = [
         prompt + solution
         for prompt, solution in zip(
-            code.column("prompt").to_pylist(), code.column("canonical_solution").to_pylist()
+            code.column("prompt").to_pylist(),
+            code.column("canonical_solution").to_pylist(),
+            strict=False,
         )
     ]
     return {

@@ -48,7 +48,8 @@ def test_loss_decreases_and_every_checkpoint_loads(train) -> None:
         assert model.config.vocab_size == 512
         assert AutoTokenizer.from_pretrained(directory).chat_template
     meta = checkpoint.read_meta(stage_dir / "final")
-    assert meta["checkpoint_step"] == 30 and meta["n_tokens_seen"] == 30 * 8 * 64
+    assert meta["checkpoint_step"] == 30
+    assert meta["n_tokens_seen"] == 30 * 8 * 64
     assert meta["checkpoint_sha256"] == checkpoint.weights_sha256(stage_dir / "final")
     runs = pq.read_table(lake.runs_path(RUN_ID, "pretrain"))
     assert runs.schema == schemas.RUNS
@@ -56,7 +57,8 @@ def test_loss_decreases_and_every_checkpoint_loads(train) -> None:
     assert set(runs.column("origin").to_pylist()) == {"train"}
     row = runs.to_pylist()[-1]
     assert row["n_params"] == 64 * 512 + 2 * (4 * 64 * 64 + 3 * 64 * 128 + 2 * 64) + 64
-    assert row["checkpoint_path"] == str(stage_dir / "final") and row["config_hash"]
+    assert row["checkpoint_path"] == str(stage_dir / "final")
+    assert row["config_hash"]
 
 
 def test_rerun_is_a_noop_and_a_changed_config_is_refused(
@@ -64,18 +66,20 @@ def test_rerun_is_a_noop_and_a_changed_config_is_refused(
 ) -> None:
     first = train(**{"train.max_steps": 4, "train.checkpoint_every": 0})
     again = train(**{"train.max_steps": 4, "train.checkpoint_every": 0})
-    assert again.skipped and again.steps == first.steps == 4
+    assert again.skipped
+    assert again.steps == first.steps == 4
     with pytest.raises(ValueError, match="overwrite"):
         train(**{"train.max_steps": 5, "train.checkpoint_every": 0})
     sets = {**tiny_sets, "train.max_steps": 5}
     redone = pretrain.run("tiny", MIXTURE, overrides=sets, tokenizer=small_tokenizer,
                           overwrite=True, show_progress=False)  # fmt: skip
-    assert redone.steps == 5 and not redone.skipped
+    assert redone.steps == 5
+    assert not redone.skipped
 
 
 def test_missing_corpus_names_the_ingest_command(train) -> None:
     shutil.rmtree(lake.documents_dir("demo_code"))
-    with pytest.raises(FileNotFoundError, match="run `xstage ingest corpus demo_code`"):
+    with pytest.raises(FileNotFoundError, match=r"run `xstage ingest corpus demo_code`"):
         train()
 
 
@@ -85,5 +89,6 @@ def test_bad_override_names_the_key() -> None:
     with pytest.raises(ConfigError, match="lr"):
         pretrain.plan("tiny", MIXTURE, overrides=["train.lr=-1"])
     plan = pretrain.plan("tiny", MIXTURE, overrides=["model.n_layer=1", "lr=0.5"])
-    assert plan.scale.n_layer == 1 and plan.recipe.train.lr == 0.5
+    assert plan.scale.n_layer == 1
+    assert plan.recipe.train.lr == 0.5
     assert plan.total_steps == 160_000 // (8 * 256)

@@ -34,10 +34,12 @@ def test_label_mask_covers_exactly_the_assistant_replies(small_tokenizer: Path) 
     # The "\n" after <|assistant|> is context, the first reply token is target.
     first = ids.index(assistant)
     assert tokenizer.decode(ids[first + 1 : first + 2]) == "\n"
-    assert labels[first + 1] == IGNORE_INDEX and labels[first + 2] == ids[first + 2]
+    assert labels[first + 1] == IGNORE_INDEX
+    assert labels[first + 2] == ids[first + 2]
     assert ids == tokenizer.apply_chat_template(messages, tokenize=True, return_dict=False)
     short_ids, short_labels = encode_chat(tokenizer, messages, max_len=7)
-    assert short_ids == ids[:7] and short_labels == labels[:7]
+    assert short_ids == ids[:7]
+    assert short_labels == labels[:7]
 
 
 def test_sft_trains_on_chat_and_writes_a_loadable_checkpoint(
@@ -59,14 +61,17 @@ def test_sft_trains_on_chat_and_writes_a_loadable_checkpoint(
     model = AutoModelForCausalLM.from_pretrained(final)
     assert model.config.num_hidden_layers == 2
     assert AutoTokenizer.from_pretrained(final).chat_template
-    assert meta["stage"] == "sft" and meta["datasets"] == ["alpaca_gpt4"]
+    assert meta["stage"] == "sft"
+    assert meta["datasets"] == ["alpaca_gpt4"]
     assert meta["parent_sha256"] == checkpoint.read_meta(final.parents[1] / "pretrain/final")[
         "checkpoint_sha256"]  # fmt: skip
     metrics = pq.read_table(lake.training_metrics_path("tiny", "demo_minimal_65_25_10", 0, "sft"))
     losses = metrics.column("loss").to_pylist()
-    assert len(losses) == result.steps and losses[-1] < losses[0]
+    assert len(losses) == result.steps
+    assert losses[-1] < losses[0]
     runs = pq.read_table(lake.runs_path(RUN_ID, "sft"))
-    assert runs.schema == schemas.RUNS and runs.column("origin").to_pylist() == ["sft"]
+    assert runs.schema == schemas.RUNS
+    assert runs.column("origin").to_pylist() == ["sft"]
     assert sft.run(RUN_ID, "demo_sft_tiny", overrides=overrides).skipped
 
 
