@@ -84,7 +84,7 @@ def test_missing_corpus_names_the_ingest_command(train) -> None:
 
 
 def test_bad_override_names_the_key() -> None:
-    with pytest.raises(ConfigError, match="train.nope"):
+    with pytest.raises(ConfigError, match=r"train\.nope"):
         pretrain.plan("tiny", MIXTURE, overrides=["train.nope=1"])
     with pytest.raises(ConfigError, match="lr"):
         pretrain.plan("tiny", MIXTURE, overrides=["train.lr=-1"])
