@@ -100,6 +100,18 @@ def _sft(run: str, recipe: str, datasets: list[str], overrides: dict, **_ids: An
     resolve("sft")(run, recipe, datasets=datasets, overrides=overrides)
 
 
+def _build() -> None:
+    resolve("build")()
+    # Workaround until warehouse.build closes dbt-duckdb's connection before its rename: the
+    # renamed warehouse.duckdb is only complete (checkpointed) once that connection is gone,
+    # and the report reads it in this same process. Dropping the environment closes it.
+    import sys
+
+    manager = sys.modules.get("dbt.adapters.duckdb.connections")
+    if manager is not None:
+        manager.DuckDBConnectionManager.close_all_connections()
+
+
 def _score(run: str, stage: str, device: str, **options: Any) -> None:
     if device == "auto":
         import torch
@@ -117,6 +129,7 @@ ADAPTERS: dict[str, Callable[..., Any]] = {
     "pretrain": _pretrain,
     "sft": _sft,
     "score": _score,
+    "build": _build,
 }
 
 
