@@ -201,3 +201,15 @@ def chromium() -> str:
     binary = find_chromium()
     assert binary, "chromium not found: install it (apt-get install chromium; .ci/run does)"
     return binary
+
+
+@pytest.fixture
+def open_in_chromium(chromium: str, tmp_path: Path):
+    """Open a page in headless Chromium: returns a PageCheck (images, errors, screenshot)."""
+
+    def _open(page: Path) -> PageCheck:
+        workdir = tmp_path / "chromium"
+        workdir.mkdir(exist_ok=True)
+        return check_page(chromium, page, workdir)
+
+    return _open
