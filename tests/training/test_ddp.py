@@ -28,7 +28,7 @@ def _train(launcher: list[str], sets: dict, tokenizer: Path, env: dict) -> list[
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_match_one_process(
+def test_two_gloo_processes_match_one_process_ddp_and_fsdp(
     small_tokenizer: Path, tiny_sets: dict, data_dir: Path
 ) -> None:
     import os
@@ -49,6 +49,13 @@ def test_two_gloo_processes_match_one_process(
         assert two["grad_norm"] == pytest.approx(one["grad_norm"], rel=1e-4)
         assert two["tokens_seen"] == one["tokens_seen"]
     assert single[-1]["loss"] < single[0]["loss"]
+    # FSDP (train.fsdp=true) shards the same model over the same 2 processes: same curve.
+    sharded_dir = data_dir.parent / "fsdp"
+    shutil.copytree(data_dir / "lake" / "documents", sharded_dir / "lake" / "documents")
+    sharded_env = {**base, "XSTAGE_DATA_DIR": str(sharded_dir)}
+    sharded = _train(torchrun, {**sets, "train.fsdp": True}, small_tokenizer, sharded_env)
+    for one, fsdp in zip(single, sharded, strict=True):
+        assert fsdp["loss"] == pytest.approx(one["loss"], rel=1e-5)
     meta = (
         other / "runs" / "tiny__demo_minimal_45_35_20__seed0" / "pretrain" / "final" / "meta.json"
     )
