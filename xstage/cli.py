@@ -108,6 +108,7 @@ def _mount_stages() -> None:
 STAGE_CLIS: list[str] = [
     "ingest.cli",
     "warehouse.query_cli",
+    "warehouse.cli",
     "xstage.run_cli",
     "scoring.cli",
     "importers.cli",

@@ -7,7 +7,7 @@
     `item_scores` (long: one row per leaf_key x item_key x length_normalization). With Z the sum of
     exp(s_k - max): confidence = 1 / Z, prob_gold = exp(s_gold - max) / Z,
     entropy = ln Z - sum(exp(s_k - max) (s_k - max)) / Z, brier = sum p_k^2 - 2 prob_gold + 1,
-    nll = ln Z + max - s_gold. 'pmi' (logprob - logprob_uncond) exists only for items whose every
+    nll = ln Z + (max - s_gold). 'pmi' (logprob - logprob_uncond) exists only for items whose every
     choice has logprob_uncond. -#}
 
 {% macro item_score_ctes(choices) -%}
@@ -118,7 +118,7 @@
             ln(item_long.z) - item_long.e / item_long.z as entropy_nats,
             item_long.q / (item_long.z * item_long.z)
             - 2 * exp(item_long.gold_score - item_long.max_score) / item_long.z + 1 as brier,
-            ln(item_long.z) + item_long.max_score - item_long.gold_score as nll
+            ln(item_long.z) + (item_long.max_score - item_long.gold_score) as nll
         from item_long
     )
 {%- endmacro %}

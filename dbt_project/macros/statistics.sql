@@ -1,14 +1,39 @@
 {#- Correlation statistics shared by every correlation mart (DESIGN §6, §10). -#}
 
-{#- n, r: r is NULL when n < 3 or either side has zero variance. -#}
+{#- n, r: r is NULL when n < 3 or either side has zero variance. "Zero" is a standard deviation
+    at most 1e-12 x max(1, |mean|): a mean of identical values can differ in its last bits when a
+    parallel sum adds in another order, and r of such noise is meaningless. -#}
 {% macro correlation_aggregates(x, y) -%}
     count(*) filter (where {{ x }} is not null and {{ y }} is not null) as n,
     case
         when count(*) filter (where {{ x }} is not null and {{ y }} is not null) >= 3
-            and var_pop({{ x }}) filter (where {{ y }} is not null) > 0
-            and var_pop({{ y }}) filter (where {{ x }} is not null) > 0
+            and {{ has_variance(x, y) }} and {{ has_variance(y, x) }}
             then greatest(-1.0, least(1.0, corr({{ y }}, {{ x }})))
     end as r
+{%- endmacro %}
+
+{#- Two-pass (centered) Pearson r over one group: dx, dy are deviations from the group means
+    mean_x, mean_y (window averages), so sums of products are exact for small integer or
+    half-integer data whatever the row order (DuckDB's one-pass corr() is not) and within ~1e-15 of
+    numpy/scipy otherwise. Same NULL rules as correlation_aggregates. -#}
+{% macro centered_correlation(dx, dy, mean_x, mean_y) -%}
+    count(*) as n,
+    case
+        when count(*) >= 3
+            and sqrt(sum(({{ dx }}) * ({{ dx }})) / count(*))
+                > 1e-12 * greatest(1.0, abs(any_value({{ mean_x }})))
+            and sqrt(sum(({{ dy }}) * ({{ dy }})) / count(*))
+                > 1e-12 * greatest(1.0, abs(any_value({{ mean_y }})))
+            then greatest(-1.0, least(1.0,
+                sum(({{ dx }}) * ({{ dy }}))
+                / sqrt(sum(({{ dx }}) * ({{ dx }})) * sum(({{ dy }}) * ({{ dy }})))
+            ))
+    end as r
+{%- endmacro %}
+
+{% macro has_variance(value, other) -%}
+    (stddev_pop({{ value }}) filter (where {{ other }} is not null)
+        > 1e-12 * greatest(1.0, abs(avg({{ value }}) filter (where {{ other }} is not null))))
 {%- endmacro %}
 
 {#- Two-sided p (t with n - 2 df, scipy via the warehouse plugin) and the Fisher-z 95% CI,
@@ -81,12 +106,21 @@
         from corr_ranked
     ),
 
+    corr_centered as (
+        select
+            corr_by_method.*,
+            avg(corr_by_method.x) over corr_group as mean_x,
+            avg(corr_by_method.y) over corr_group as mean_y
+        from corr_by_method
+        window corr_group as (partition by {{ group_cols | join(', ') }}, corr_by_method.method)
+    ),
+
     corr_aggregated as (
         select
             {{ group_cols | join(', ') }},
             method,
-            {{ correlation_aggregates('x', 'y') }}
-        from corr_by_method
+            {{ centered_correlation('x - mean_x', 'y - mean_y', 'mean_x', 'mean_y') }}
+        from corr_centered
         group by {{ group_cols | join(', ') }}, method
     ),
 

@@ -6,11 +6,14 @@ default_rng([seed, n]).integers(0, n, size=(resamples, n)) indexes the group's i
 item_id; warehouse/metrics.py draws the same plan and gathers, this model multiplies the plan's
 count matrix with every group of that size at once (one BLAS call per n instead of a loop).
 CIs are the 2.5% and 97.5% quantiles (numpy 'linear'); NULL confidence anywhere in a group makes
-its confidence CI NULL. Incremental on leaf_fingerprint like fct_item_predictions.
+its confidence CI NULL. Rows of unchanged leaves are carried over from the previous build (see model()).
 """
 
 import numpy as np
 import pyarrow as pa
+
+# Bump when the resampling or quantile rule changes: rows of older plans are recomputed.
+PLAN_VERSION = 1
 
 
 def resample_counts(seed, n, resamples):
@@ -23,6 +26,8 @@ def resample_counts(seed, n, resamples):
 def group_bounds(table):
     """Start offsets of each (leaf_fingerprint, length_normalization) group in the sorted table."""
     keys = table["group_hash"].to_numpy()
+    if len(keys) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     return starts, np.r_[starts[1:], len(keys)]
 
@@ -44,25 +49,52 @@ def intervals(table, seed, resamples):
     return starts, bounds
 
 
+def previous_rows(dbt, session, seed, resamples):
+    """This model's rows from the last build that are still valid (same leaf and plan)."""
+    exists = session.sql(
+        "select count(*) from information_schema.tables"
+        f" where table_schema = '{dbt.this.schema}' and table_name = '{dbt.this.identifier}'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    leaves = dbt.ref("int_prediction_leaves_resolved")  # noqa: F841 (replacement scan below)
+    return session.sql(
+        f"select * from {dbt.this} where bootstrap_seed = {seed}"
+        f" and bootstrap_resamples = {resamples} and plan_version = {PLAN_VERSION}"
+        " and leaf_fingerprint in (select leaf_fingerprint from leaves)"
+    ).to_arrow_table()
+
+
 def model(dbt, session):
+    """Reuse still-valid rows of the previous build; bootstrap only new leaves.
+
+    A table (not a dbt incremental model: dbt-duckdb 1.11 cannot merge incremental Python models
+    inside its transaction), so a leaf that leaves the lake simply is not carried over.
+    """
     seed = int(dbt.config.get("bootstrap_seed"))
     resamples = int(dbt.config.get("bootstrap_resamples"))
-    item_predictions = dbt.ref("fct_item_predictions")
-    pending = "true"
-    if dbt.is_incremental:
-        pending = f"leaf_fingerprint not in (select leaf_fingerprint from {dbt.this})"
+    item_predictions = dbt.ref("fct_item_predictions")  # noqa: F841 (replacement scan below)
+    kept = previous_rows(dbt, session, seed, resamples)
+    done = pa.array([], pa.uint64()) if kept is None else kept["leaf_fingerprint"]
     table = session.sql(
         "select run_id, scale, mixture, seed, stage, benchmark, length_normalization, item_id,"
         " is_correct, confidence, leaf_fingerprint,"
         " hash(leaf_fingerprint, length_normalization) as group_hash from item_predictions"
-        f" where {pending} order by leaf_fingerprint, length_normalization, item_id"
+        " where leaf_fingerprint not in (select unnest($done))"
+        " order by leaf_fingerprint, length_normalization, item_id",
+        params={"done": done.to_pylist()},
     ).to_arrow_table()
     starts, bounds = intervals(table, seed, resamples)
-    heads = table.take(pa.array(starts, pa.int64())) if len(starts) else table.slice(0, 0)
+    heads = table.take(pa.array(starts, pa.int64()))
     columns = ["run_id", "scale", "mixture", "seed", "stage", "benchmark", "length_normalization"]
     out = {name: heads[name] for name in columns}
     names = ["accuracy_ci_low", "accuracy_ci_high", "confidence_ci_low", "confidence_ci_high"]
     for index, name in enumerate(names):
         out[name] = pa.array(bounds[:, index], pa.float64(), from_pandas=True)
     out["leaf_fingerprint"] = heads["leaf_fingerprint"]
-    return pa.table(out)
+    n = len(starts)
+    out["bootstrap_seed"] = pa.array([seed] * n, pa.int64())
+    out["bootstrap_resamples"] = pa.array([resamples] * n, pa.int64())
+    out["plan_version"] = pa.array([PLAN_VERSION] * n, pa.int64())
+    fresh = pa.table(out)
+    return fresh if kept is None else pa.concat_tables([kept.cast(fresh.schema), fresh])

@@ -13,7 +13,9 @@ paired as (
         pretrain.scale,
         pretrain.metric,
         pretrain.length_normalization,
-        pretrain.method,
+        pretrain.method as entry_method,
+        pretrain.benchmark_a,
+        pretrain.benchmark_b,
         pretrain.r as x,
         sft.r as y
     from pair_correlations as pretrain
@@ -25,32 +27,19 @@ paired as (
         and pretrain.benchmark_a = sft.benchmark_a
         and pretrain.benchmark_b = sft.benchmark_b
     where pretrain.kind = 'pt_pt' and sft.kind = 'sft_sft'
-        and pretrain.r is not null and sft.r is not null
 ),
 
-aggregated as (
-    select
-        paired.scale,
-        paired.metric,
-        paired.length_normalization,
-        paired.method,
-        {{ correlation_aggregates('paired.x', 'paired.y') }}
-    from paired
-    group by all
-),
-
-inferred as (
-    select
-        aggregated.*,
-        {{ correlation_inference('aggregated.r', 'aggregated.n') }}
-    from aggregated
-),
-
-{{ bh_q_value_ctes('with_q', 'inferred', ['metric', 'length_normalization', 'method']) }},
+{{ correlation_ctes(
+    'paired',
+    ['scale', 'metric', 'length_normalization', 'entry_method'],
+    ['metric', 'length_normalization', 'entry_method'],
+) }},
 
 final as (
-    select with_q.* rename (n as n_pairs)
-    from with_q
+    select
+        correlations.* exclude (method) rename (entry_method as method, n as n_pairs)
+    from correlations
+    where correlations.method = 'pearson'
 )
 
 select * from final

@@ -1,0 +1,207 @@
+"""Build warehouse.duckdb from the lake with dbt (models + data tests + unit tests).
+
+Used by: `xstage build [--select ...] [--full-refresh]` and benchmarks/warehouse_bench.py.
+The build writes a new database file beside the old one and renames it into place, so readers
+keep working while it runs (DESIGN §10). Incremental marts need the previous tables, so the
+current file is copied to the temp path first unless --full-refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from xstage import lake
+from xstage.config import BenchmarkConfig, MixtureConfig, load_all
+
+log = logging.getLogger(__name__)
+
+PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+WAREHOUSE_PATH_ENV = "XSTAGE_WAREHOUSE_PATH"
+
+CONFIG_BENCHMARKS = pa.schema(
+    [
+        ("benchmark", pa.string()),
+        ("display_name", pa.string()),
+        ("category", pa.string()),
+        ("chance_accuracy", pa.float64()),
+        ("primary_normalization", pa.string()),
+        ("formulation", pa.string()),
+        ("n_fewshot", pa.int64()),
+        ("benchmark_version", pa.int64()),
+    ]
+)
+CONFIG_MIXTURES = pa.schema(
+    [
+        ("mixture", pa.string()),
+        ("display_name", pa.string()),
+        ("study", pa.string()),
+        ("web_source", pa.string()),
+        ("web_share", pa.float64()),
+        ("code_share", pa.float64()),
+        ("curated_share", pa.float64()),
+    ]
+)
+
+NodeCallback = Callable[[str, str], None]
+
+
+class BuildError(RuntimeError):
+    """dbt reported failing models or tests; the message names each one."""
+
+
+@dataclass
+class BuildResult:
+    """What one `xstage build` did."""
+
+    path: Path
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    """Finished nodes per resource type (model, test, unit_test)."""
+
+
+def benchmark_rows() -> pa.Table:
+    """One row per benchmark config under configs/benchmarks."""
+    configs: list[BenchmarkConfig] = load_all("benchmarks")  # type: ignore[assignment]
+    rows = [
+        {
+            "benchmark": cfg.id,
+            "display_name": cfg.display_name,
+            "category": cfg.category,
+            "chance_accuracy": cfg.chance_accuracy,
+            "primary_normalization": cfg.primary_normalization,
+            "formulation": cfg.formulation,
+            "n_fewshot": cfg.n_fewshot,
+            "benchmark_version": cfg.version,
+        }
+        for cfg in configs
+    ]
+    return pa.Table.from_pylist(rows, schema=CONFIG_BENCHMARKS)
+
+
+def mixture_rows() -> pa.Table:
+    """One row per mixture config: web source and (web, code, curated) shares."""
+    configs: list[MixtureConfig] = load_all("mixtures")  # type: ignore[assignment]
+    rows = [
+        {
+            "mixture": cfg.id,
+            "display_name": cfg.display_name,
+            "study": cfg.study,
+            "web_source": cfg.web_source,
+            "web_share": cfg.proportions[0],
+            "code_share": cfg.proportions[1],
+            "curated_share": cfg.proportions[2],
+        }
+        for cfg in configs
+    ]
+    return pa.Table.from_pylist(rows, schema=CONFIG_MIXTURES)
+
+
+def export_config_dimensions(root: Path | None = None) -> dict[str, int]:
+    """Write the benchmark and mixture config dimensions to the lake; return row counts."""
+    tables = {"config_benchmarks": benchmark_rows(), "config_mixtures": mixture_rows()}
+    for name, table in tables.items():
+        lake.write_parquet(table, lake.config_export_path(name, root), table.schema)
+    return {name: table.num_rows for name, table in tables.items()}
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the dbt invocation and restore them afterwards."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def dbt_args(select: list[str], full_refresh: bool, work_dir: Path) -> list[str]:
+    """The `dbt build` argument list (quiet: progress comes from the node callback)."""
+    args = ["build", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    args += ["--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")]
+    args += ["--quiet", "--no-use-colors"]
+    for selector in select:
+        args += ["--select", selector]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
+def _callback(counts: dict[str, int], on_node: NodeCallback | None) -> Callable[[object], None]:
+    def handle(event: object) -> None:
+        info = getattr(event, "info", None)
+        if info is None or info.name != "NodeFinished":
+            return
+        node = event.data.node_info  # type: ignore[attr-defined]
+        kind = node.resource_type
+        counts[kind] = counts.get(kind, 0) + 1
+        if on_node is not None:
+            on_node(node.node_name, node.node_status)
+
+    return handle
+
+
+def _failures(result: object) -> list[str]:
+    """`<node>: <message>` for every node that did not pass."""
+    lines = []
+    for node_result in getattr(result, "results", None) or []:
+        status = str(node_result.status).lower()
+        if status not in {"success", "pass", "skipped", "warn"}:
+            lines.append(f"{node_result.node.name} ({status}): {node_result.message}")
+    return lines
+
+
+def run_dbt(args: list[str], on_node: NodeCallback | None = None) -> dict[str, int]:
+    """Invoke dbt in-process; raise BuildError naming failures; return node counts."""
+    from dbt.cli.main import dbtRunner
+
+    counts: dict[str, int] = {}
+    outcome = dbtRunner(callbacks=[_callback(counts, on_node)]).invoke(args)
+    if not outcome.success:
+        failures = _failures(outcome.result)
+        detail = "\n".join(failures) if failures else str(outcome.exception)
+        raise BuildError(f"dbt {args[0]} failed:\n{detail}")
+    return counts
+
+
+def build(
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    on_node: NodeCallback | None = None,
+    root: Path | None = None,
+) -> BuildResult:
+    """Export config dimensions, run `dbt build` on a copy, rename the copy into place."""
+    started = time.perf_counter()
+    data = lake.data_dir(root)
+    target = lake.warehouse_path(data)
+    work_dir = lake.dbt_work_dir(data)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    export_config_dimensions(data)
+    building = target.with_name(f".{target.name}.building-{os.getpid()}")
+    building.unlink(missing_ok=True)
+    if target.exists() and not full_refresh:
+        shutil.copyfile(target, building)
+    env = {lake.DATA_DIR_ENV: str(data), WAREHOUSE_PATH_ENV: str(building)}
+    try:
+        with _environment(env):
+            counts = run_dbt(dbt_args(select or [], full_refresh, work_dir), on_node)
+        os.replace(building, target)
+    finally:
+        building.unlink(missing_ok=True)
+        building.with_name(building.name + ".wal").unlink(missing_ok=True)
+    seconds = time.perf_counter() - started
+    log.info("built %s in %.1f s (%s)", target, seconds, counts)
+    return BuildResult(path=target, seconds=seconds, counts=counts)

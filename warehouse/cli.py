@@ -1,0 +1,44 @@
+"""`xstage build`: lake -> dbt (staging, intermediate, marts + tests) -> warehouse.duckdb.
+
+Used by: xstage build [--select SELECTOR ...] [--full-refresh].
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def build(
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", "-s", help="dbt selector, repeatable (default: everything)."),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental marts from scratch.")
+    ] = False,
+) -> None:
+    """Build warehouse.duckdb with dbt (models, data tests, unit tests); readers keep working."""
+    from warehouse.build import BuildError, build as run_build
+    from xstage.config import ConfigError
+    from xstage.console import progress, stdout
+
+    with progress() as bar:
+        task = bar.add_task("dbt build", total=None)
+
+        def on_node(name: str, status: str) -> None:
+            bar.update(task, advance=1, description=f"dbt build: {name} {status}")
+
+        try:
+            result = run_build(select or [], full_refresh, on_node)
+        except (BuildError, ConfigError) as exc:
+            stdout.print(f"[red]build failed[/red]\n{exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+    counts = ", ".join(f"{n} {kind}s" for kind, n in sorted(result.counts.items()))
+    stdout.print(f"built {result.path} in {result.seconds:.1f} s ({counts})")
+
+
+def register(app: typer.Typer) -> None:
+    """Mount `xstage build`."""
+    app.command("build")(build)
