@@ -18,12 +18,25 @@ import polars as pl
 
 from warehouse import report_data as data
 from warehouse import report_html as H
+from warehouse import report_scores as scores
 from warehouse import report_sections as sections
 from xstage import lake
 
 log = logging.getLogger(__name__)
 
-SUMMARY_NORMALIZATION = "primary"
+# Page order: the verdict first, the paper's Figure 1 next, licences last.
+SECTIONS = [
+    scores.above_chance_section,
+    sections.transfer_section,
+    sections.coherence_section,
+    sections.confidence_structure_section,
+    sections.alignment_section,
+    scores.accuracy_section,
+    scores.reliability_section,
+    sections.flips_section,
+    sections.mixture_section,
+    scores.licences_section,
+]
 
 
 def write_report(study: str, warehouse: Path | None = None) -> Path:
@@ -64,7 +77,7 @@ def build_page(con, study: str, warehouse: Path, out_dir: Path) -> str:
     """Assemble the page: header with the chance verdict, then every section in order."""
     scales = data.scale_order(con)
     context = sections.Context(con=con, out_dir=out_dir, scales=scales, study=study)
-    parts = [builder(context) for builder in sections.SECTIONS]
+    parts = [builder(context) for builder in SECTIONS]
     header = _header(study, warehouse, context)
     title = f"xstage report: {study}"
     return H.page(title, header, [part for part in parts if part is not None])
@@ -72,7 +85,7 @@ def build_page(con, study: str, warehouse: Path, out_dir: Path) -> str:
 
 def _header(study: str, warehouse: Path, context: sections.Context) -> str:
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    verdict = sections.chance_verdict(context)
+    verdict = scores.chance_verdict(context)
     return (
         f'<p class="source">Study <code>{H.esc(study)}</code> · warehouse '
         f"<code>{H.esc(warehouse)}</code> · generated {generated}. Every number on this page "

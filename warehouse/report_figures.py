@@ -59,7 +59,9 @@ def grouped_bars(
         groups = [value for value in group_order if value in groups]
     if panel_order:
         panels = [value for value in panel_order if value in panels] or panels
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False, layout="constrained"
+    )
     width = 0.8 / max(len(groups), 1)
     for ax, panel_value in zip(axes[0], panels, strict=True):
         rows = frame.filter(pl.col(panel) == panel_value) if frame.height else frame
@@ -100,15 +102,25 @@ def heatmaps(
     vmax: float = 1.0,
     cmap: str = "RdBu_r",
     annotate: bool = True,
+    ncols: int | None = None,
 ) -> str:
-    """Side-by-side heatmaps, one per (title, frame), of `value` at (`row`, `col`)."""
+    """Heatmaps, one per (title, frame), of `value` at (`row`, `col`), `ncols` per row."""
+    n_panels = max(len(frames), 1)
+    ncols = min(ncols or n_panels, n_panels)
+    nrows = -(-n_panels // ncols)
     fig_width = max(4.0, 0.42 * _max_cols(frames, col, col_order) + 2.2)
     fig_height = max(2.6, 0.34 * _max_rows(frames, row, row_order) + 1.6)
     fig, axes = plt.subplots(
-        1, max(len(frames), 1), figsize=(fig_width * max(len(frames), 1), fig_height), squeeze=False
+        nrows,
+        ncols,
+        figsize=(fig_width * ncols, fig_height * nrows),
+        squeeze=False,
+        layout="constrained",
     )
+    for ax in axes.flat[len(frames) :]:
+        ax.set_axis_off()
     image = None
-    for ax, (title, frame) in zip(axes[0], frames, strict=False):
+    for ax, (title, frame) in zip(axes.flat, frames, strict=False):
         ax.set_title(title, fontsize=10)
         if not frame.height:
             _empty(ax)
@@ -127,7 +139,7 @@ def heatmaps(
                 if not np.isnan(cell):
                     ax.text(j, i, f"{cell:.2f}", ha="center", va="center", fontsize=7)
     if image is not None:
-        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label=value)
     return _save(fig, out_dir, name)
 
 
@@ -146,7 +158,9 @@ def reliability(
     panels = sorted(frame[panel].unique().to_list()) if frame.height else ["-"]
     if panel_order:
         panels = [value for value in panel_order if value in panels] or panels
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.2 * len(panels), 4.0), squeeze=False, layout="constrained"
+    )
     for ax, panel_value in zip(axes[0], panels, strict=True):
         ax.plot([0, 1], [0, 1], linestyle="--", color="#999", linewidth=0.8, label="calibrated")
         rows = frame.filter(pl.col(panel) == panel_value) if frame.height else frame

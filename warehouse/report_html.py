@@ -27,6 +27,7 @@ tr.signif td { background: #eef6ee; }
 figure { margin: 0.8rem 0 1.4rem; } figure img { max-width: 100%; height: auto;
          border: 1px solid #eee; } figcaption { font-size: 0.85rem; color: #444; }
 nav ul { columns: 2; font-size: 0.9rem; } .muted { color: #777; }
+.scroll { overflow-x: auto; } summary { cursor: pointer; color: #245; margin: 0.4rem 0; }
 """
 
 
@@ -56,6 +57,7 @@ def table(
     *,
     highlight: str | None = None,
     max_rows: int = 400,
+    collapse_over: int = 40,
 ) -> str:
     """An HTML table of `frame`; rows where the boolean column `highlight` is true are shaded."""
     columns = list(columns or frame.columns)
@@ -76,7 +78,11 @@ def table(
     more = ""
     if frame.height > max_rows:
         more = f'<p class="muted">First {max_rows} of {frame.height} rows.</p>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+    markup = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    markup = f'<div class="scroll">{markup}</div>{more}'
+    if frame.height > collapse_over:
+        return f"<details><summary>{frame.height} rows (expand)</summary>{markup}</details>"
+    return markup
 
 
 def figure(file_name: str, caption: str) -> str:

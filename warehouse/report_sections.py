@@ -1,12 +1,13 @@
-"""The sections of the study report, in page order; each reads marts and names them.
+"""Correlation sections of the study report, and the Context every section receives.
 
-Used by: xstage report [STUDY] (warehouse/report.py runs SECTIONS in order). A section returns
-(anchor, title, html body); its figures go to the report folder as PNG files.
+Transfer (Figure 1), coherence, confidence structure, alignment, flips, mixture effects.
+
+Used by: xstage report [STUDY] (warehouse/report.py runs the sections in page order). A section
+returns (anchor, title, html body); its figures go to the report folder as PNG files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,113 +38,23 @@ class Context:
         return self.cache["above_chance"]
 
 
-def chance_verdict(context: Context) -> str:
-    """The banner: how many pretrained models beat chance, with the test named."""
-    per_run = context.above_chance()
-    if not per_run.height:
-        return "No pretrained checkpoints were scored, so no chance test was run."
-    n_above = int(per_run["is_above_chance"].sum())
-    benchmarks = sorted(set(per_run.filter(pl.col("is_above_chance"))["benchmark"].to_list()))
-    share = n_above / per_run.height
-    near = share < 0.5
-    lead = (
-        "<strong>These models are near chance.</strong> "
-        if near
-        else "<strong>Many models beat chance.</strong> "
-    )
-    return (
-        f"{lead}{n_above} of {per_run.height} pretrained model x benchmark scores are above "
-        f"chance (one-sided exact binomial test, p &lt; {data.ABOVE_CHANCE_ALPHA}, on "
-        "n_items and accuracy of <code>marts.fct_benchmark_scores</code>, primary "
-        "normalisation)"
-        + (f": {H.esc(', '.join(benchmarks))}." if benchmarks else ".")
-        + (
-            " With models this small, the correlations below show the pipeline working, not "
-            "the reference study's findings."
-            if near
-            else ""
-        )
-    )
-
-
-def above_chance_section(context: Context) -> Section:
-    per_run = context.above_chance()
-    summary = data.above_chance_by_benchmark(per_run)
-    body = (
-        "<p>A model is called above chance only when a one-sided exact binomial test of its "
-        "correct count against the benchmark's chance accuracy gives p &lt; "
-        f"{data.ABOVE_CHANCE_ALPHA} (no multiple-comparison correction; shaded rows have at "
-        "least one such model).</p>"
-        + H.source(
-            ["marts.fct_benchmark_scores"],
-            "stage pretrain, is_primary_normalization; n_correct = round(accuracy x n_items); "
-            "p from scipy.stats.binomtest",
-        )
-        + H.table(summary, highlight="any_above_chance")
-    )
-    return "chance", "Which pretrained models beat chance", body
-
-
-def accuracy_section(context: Context) -> Section:
-    frame = data.accuracy_by_mixture(context.con)
-    panels = [
-        (
-            f"{scale} · {stage}",
-            frame.filter((pl.col("scale") == scale) & (pl.col("stage") == stage)),
-        )
-        for scale in context.scales
-        for stage in ("pretrain", "sft")
+def tidy(frame: pl.DataFrame, scales: list[str], by: list[str] | None = None) -> pl.DataFrame:
+    """Sort by scale size then `by`; drop filter columns that hold one value (named above)."""
+    constant = [
+        name
+        for name in ("length_normalization", "method")
+        if name in frame.columns and frame[name].n_unique() <= 1
     ]
-    benchmarks = (
-        frame.sort("category", "benchmark")["benchmark"].unique(maintain_order=True).to_list()
-    )
-    name = figs.heatmaps(
-        panels,
-        row="mixture",
-        col="benchmark",
-        value="accuracy_minus_chance",
-        out_dir=context.out_dir,
-        name="accuracy_by_mixture",
-        col_order=benchmarks,
-        vmin=-0.3,
-        vmax=0.3,
-        annotate=False,
-    )
-    body = H.source(
-        ["marts.fct_benchmark_scores"], "accuracy − chance_accuracy, primary normalisation"
-    ) + H.figure(name, "Accuracy above chance by pretraining mixture, per scale and stage")
-    return "accuracy", "Accuracy by mixture", body
-
-
-def reliability_section(context: Context) -> Section:
-    frame = data.reliability_bins(context.con)
-    name = figs.reliability(
-        frame,
-        panel="scale",
-        out_dir=context.out_dir,
-        name="reliability",
-        panel_order=context.scales,
-    )
-    body = H.source(
-        ["marts.fct_calibration_bins", "marts.fct_benchmark_scores"],
-        "15 equal-width bins pooled over runs and benchmarks (item-weighted), primary "
-        "normalisation",
-    ) + H.figure(name, "Reliability diagrams: accuracy vs confidence per bin, PT and SFT")
-    calibration = (
-        data.primary_scores(context.con)
-        .group_by("scale", "stage")
-        .agg(
-            pl.col("ece_15_equal_width").mean().alias("mean_ece_15_equal_width"),
-            pl.col("ece_10_equal_mass").mean().alias("mean_ece_10_equal_mass"),
-            pl.col("brier").mean().alias("mean_brier"),
-            pl.col("overconfidence").mean().alias("mean_overconfidence"),
-        )
-        .sort("scale", "stage")
-    )
-    body += H.source(["marts.fct_benchmark_scores"], "means over runs x benchmarks") + H.table(
-        calibration
-    )
-    return "calibration", "Calibration: reliability diagrams and ECE", body
+    frame = frame.drop(constant)
+    keys = [name for name in (by or []) if name in frame.columns]
+    for scale_column in ("scale", "scale_a"):
+        if scale_column in frame.columns:
+            rank = {scale: index for index, scale in enumerate(scales)}
+            frame = frame.with_columns(
+                pl.col(scale_column).replace_strict(rank, default=len(rank)).alias("_rank")
+            )
+            return frame.sort(["_rank", *keys]).drop("_rank")
+    return frame.sort(keys) if keys else frame
 
 
 def _missing(name: str) -> str:
@@ -174,7 +85,7 @@ def transfer_section(context: Context) -> Section:
         + H.source(["marts.fct_category_transfer"], f"method pearson, length_normalization {norm}")
         + H.figure(name, "Figure 1: cross-stage correlation of accuracy and confidence")
         + H.table(
-            frame.sort("metric", "category").select(
+            tidy(frame, context.scales, ["metric", "category"]).select(
                 "scale", "category", "metric", "n_benchmarks", "mean_r"
             )
         )
@@ -190,7 +101,12 @@ def transfer_section(context: Context) -> Section:
             f"method pearson, length_normalization {norm}; p two-sided (t, n−2 df), CI Fisher z, "
             "q Benjamini-Hochberg; shaded rows have p < 0.05",
         )
-        + H.table(table, columns, highlight="p_below_05")
+        + H.table(
+            tidy(table, context.scales, ["metric", "category", "benchmark"]),
+            columns,
+            highlight="p_below_05",
+            collapse_over=200,
+        )
     )
     return "transfer", "Cross-stage transfer (the paper's Figure 1)", body
 
@@ -216,10 +132,17 @@ def coherence_section(context: Context) -> Section:
         )
         body += H.figure(name, f"Intra-category coherence of {metric}: mean pairwise r")
     sheep = data.by_normalization(context.con, "fct_benchmark_coherence", "scale, category")
+    wide = sheep.with_columns((pl.col("metric") + " " + pl.col("kind")).alias("metric_kind"))
+    wide = wide.pivot(
+        on="metric_kind", index=["scale", "category", "benchmark"], values="mean_r"
+    ) if wide.height else wide  # fmt: skip
     body += (
-        "<h3>Each benchmark's mean r with the rest of its category</h3>"
-        + H.source(["marts.fct_benchmark_coherence"], f"pearson, normalisation {norm}")
-        + H.table(sheep.sort("scale", "metric", "kind", "category", "benchmark"))
+        "<h3>Each benchmark's mean r with the rest of its category (black sheep)</h3>"
+        + H.source(
+            ["marts.fct_benchmark_coherence"],
+            f"mean_r by metric and kind, pearson, normalisation {norm}",
+        )
+        + H.table(tidy(wide, context.scales, ["category", "benchmark"]))
     )
     return "coherence", "Intra-category coherence", body
 
@@ -246,16 +169,17 @@ def confidence_structure_section(context: Context) -> Section:
         row_order=order,
         col_order=order,
         annotate=False,
+        ncols=2,
     )
     body = H.source(
         ["marts.fct_benchmark_pair_correlations"],
         f"metric confidence, kinds pt_pt / sft_sft, pearson, normalisation {norm}",
     ) + H.figure(name, "Benchmark x benchmark correlation of confidence over mixtures, PT vs SFT")
     if data.has_mart(context.con, "fct_confidence_structure"):
-        summary = data.mart(context.con, "fct_confidence_structure")
+        summary = data.by_norm_only(context.con, "fct_confidence_structure", "scale, metric")
         body += H.source(
             ["marts.fct_confidence_structure"], "similarity of the PT and SFT upper triangles"
-        ) + H.table(summary)
+        ) + H.table(tidy(summary, context.scales, ["metric", "length_normalization", "method"]))
     else:
         body += _missing("fct_confidence_structure")
     return "confidence-structure", "Confidence structure: PT vs SFT", body
@@ -284,13 +208,13 @@ def alignment_section(context: Context) -> Section:
         "them per benchmark over mixtures and averages over the category.</p>"
         + H.source(["marts.fct_alignment"], f"pearson, normalisation {norm}")
         + H.figure(name, "r_align by category and stage (variant across_benchmarks)")
-        + H.table(frame.sort("variant", "scale", "category", "stage"))
+        + H.table(tidy(frame, context.scales, ["variant", "category", "stage"]))
     )
     persistence = data.by_normalization(context.con, "fct_alignment_persistence", "scale, category")
     body += (
         "<h3>Persistence: r_align PT vs SFT over mixtures</h3>"
         + H.source(["marts.fct_alignment_persistence"], f"pearson, normalisation {norm}")
-        + H.table(persistence)
+        + H.table(tidy(persistence, context.scales, ["category"]))
     )
     return "alignment", "Alignment of accuracy and confidence (r_align)", body
 
@@ -305,7 +229,7 @@ def flips_section(context: Context) -> Section:
             "each benchmark at its primary normalisation; mean_r_prob_gold = mean over "
             "mixtures of corr(prob_gold PT, prob_gold SFT) over items",
         )
-        + H.table(flips)
+        + H.table(tidy(flips, context.scales, ["category", "benchmark"]))
     )
     return "flips", "Item-level flips between PT and SFT", body
 
@@ -324,51 +248,12 @@ def mixture_section(context: Context) -> Section:
     body = (
         "<h3>Code share vs score, per benchmark</h3>"
         + H.source(["marts.fct_mixture_effects"], f"pearson over mixtures, normalisation {norm}")
-        + H.table(effects)
+        + H.table(tidy(effects, context.scales, ["stage", "metric", "category", "benchmark"]))
         + "<h3>Web-source contrasts (source A − source B, mean over proportions)</h3>"
         + H.source(["marts.fct_web_source_contrasts"], f"normalisation {norm}")
-        + H.table(contrasts)
+        + H.table(tidy(contrasts, context.scales, ["stage", "measure", "subject"]))
         + "<h3>Ranking agreement of mixtures: PT vs SFT and across scales</h3>"
         + H.source(["marts.fct_ranking_agreement"], f"normalisation {norm}")
-        + H.table(ranking)
+        + H.table(tidy(ranking, context.scales, ["comparison", "stage_a", "level", "subject"]))
     )
     return "mixtures", "Mixture effects and ranking agreement", body
-
-
-def licences_section(context: Context) -> Section:
-    from xstage.config import load_config
-
-    benchmarks = sorted(set(data.primary_scores(context.con)["benchmark"].to_list()))
-    rows = []
-    for benchmark in benchmarks:
-        config = load_config("benchmarks", benchmark)
-        rows.append(
-            {
-                "benchmark": benchmark,
-                "display_name": config.display_name,
-                "dataset": config.source.dataset,
-                "config": config.source.config or "",
-                "split": config.source.split,
-                "license": config.license,
-            }
-        )
-    body = (
-        '<p class="source">Source: <code>configs/benchmarks/*.yaml</code> (licences travel '
-        "with the data; check each before redistributing results).</p>"
-        + H.table(pl.DataFrame(rows))
-    )
-    return "licences", "Dataset licences", body
-
-
-SECTIONS: list[Callable[[Context], Section | None]] = [
-    above_chance_section,
-    transfer_section,
-    coherence_section,
-    confidence_structure_section,
-    alignment_section,
-    accuracy_section,
-    reliability_section,
-    flips_section,
-    mixture_section,
-    licences_section,
-]

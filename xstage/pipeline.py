@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import os
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,7 +152,16 @@ def step_log_path(study_id: str) -> Path:
     return lake.study_dir(study_id) / "steps.jsonl"
 
 
-def append_step_log(study_id: str, step: Step, event: str, seconds: float = 0.0) -> None:
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for children so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def append_step_log(
+    study_id: str, step: Step, event: str, seconds: float = 0.0, cpu: float = 0.0
+) -> None:
     """Append one event (`started`, `done`, `skipped`, `failed`) of one step, fsynced."""
     path = step_log_path(study_id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +171,7 @@ def append_step_log(study_id: str, step: Step, event: str, seconds: float = 0.0)
         "step": step.name,
         "event": event,
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
     }
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
@@ -214,7 +225,7 @@ def _run_step(
     append_step_log(study_id, step, "started")
     if on_step:
         on_step(step, "started")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     try:
         call_step(step)
     except Exception as exc:
@@ -224,7 +235,7 @@ def _run_step(
     if not step.done():
         append_step_log(study_id, step, "failed", seconds)
         raise StepError(f"study step '{step.name}' returned but its outputs are missing")
-    append_step_log(study_id, step, "done", seconds)
+    append_step_log(study_id, step, "done", seconds, cpu_seconds() - cpu_start)
     if on_step:
         on_step(step, "done")
     log.info("%s: done in %.1f s", step.name, seconds)
