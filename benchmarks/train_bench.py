@@ -1,0 +1,138 @@
+"""Training throughput: tokens/s of the training step for the demo scales on CPU, and tokens/s
+plus MFU for the paper scales (240M, 1B) on a GPU.
+
+Used by: .venv/bin/python benchmarks/train_bench.py --device cpu            (tiny, small)
+         .venv/bin/python benchmarks/train_bench.py --device cuda --scale 240M --scale 1B
+         [--compile] [--micro-batch N] [--seq-len 4096] [--out results.json]
+The step is the one training.loop runs: (bf16 autocast on CUDA) forward, fp32 log-softmax
+cross-entropy, backward, gradient clipping, AdamW. Tokens are random ids (throughput does not
+depend on them). MFU = tokens/s x training.model.flops_per_token / the device's bf16 peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+
+from training.loop import make_optimizer
+from training.model import PEAK_BF16_TFLOPS, build_model, flops_per_token
+from xstage.config import RecipeConfig, load_config
+
+DEFAULT_MICRO = {"tiny": 8, "small": 8, "240M": 8, "1B": 4}
+
+
+def _peak(device: torch.device) -> float | None:
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
+
+
+def _step(model, optimizer, batch: torch.Tensor, amp: bool) -> float:
+    context = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if amp
+        else torch.autocast("cpu", enabled=False)
+    )
+    with context:
+        logits = model(input_ids=batch).logits
+    loss = F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1)
+    )
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
+def bench(
+    scale_id: str,
+    device: torch.device,
+    micro: int,
+    seq_len: int | None,
+    steps: int,
+    compile_model: bool,
+) -> dict:
+    scale = load_config("scales", scale_id)
+    seq_len = seq_len or scale.seq_len
+    model = build_model(scale, seed=0).to(device)
+    recipe_id = (
+        f"{'demo' if scale_id in ('tiny', 'small') else 'paper'}_pretrain_{scale_id.lower()}"
+    )
+    recipe: RecipeConfig = load_config("recipes", recipe_id)
+    optimizer = make_optimizer(model, recipe.train)
+    forward = torch.compile(model) if compile_model else model
+    amp = device.type == "cuda"
+    batch = torch.randint(0, scale.vocab_size, (micro, seq_len), device=device)
+    warmup = 3 if compile_model or device.type == "cuda" else 2
+    for _ in range(warmup):
+        _step(forward, optimizer, batch, amp)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        _step(forward, optimizer, batch, amp)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    tokens_per_s = steps * micro * seq_len / seconds
+    peak = _peak(device)
+    flops = flops_per_token(scale, seq_len)
+    return {
+        "scale": scale_id, "n_params": scale.n_params, "device": _device_name(device),
+        "threads": torch.get_num_threads(), "micro_batch": micro, "seq_len": seq_len,
+        "dtype": "bf16 autocast" if amp else "fp32", "compile": compile_model, "steps": steps,
+        "tokens_per_s": round(tokens_per_s, 1),
+        "mfu": round(tokens_per_s * flops / (peak * 1e12), 4) if peak else None,
+        "peak_tflops": peak,
+        "max_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if amp else None,
+    }  # fmt: skip
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--scale", action="append", help="tiny, small (CPU); 240M, 1B (GPU)")
+    parser.add_argument("--micro-batch", type=int, help="sequences per step (default per scale)")
+    parser.add_argument("--seq-len", type=int, help="default: the scale's")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--out", help="also write the results as JSON here")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    scales = args.scale or (["240M", "1B"] if device.type == "cuda" else ["tiny", "small"])
+    results = []
+    for scale in scales:
+        micro = args.micro_batch or DEFAULT_MICRO.get(scale, 4)
+        steps = args.steps or (10 if device.type == "cuda" else 8)
+        result = bench(scale, device, micro, args.seq_len, steps, args.compile)
+        results.append(result)
+        mfu = f"{result['mfu']:.1%}" if result["mfu"] is not None else "-"
+        print(
+            f"{scale:>5}  {result['tokens_per_s']:>10,.0f} tok/s  MFU {mfu}  {json.dumps(result)}"
+        )
+        del result
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump(results, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
