@@ -32,9 +32,19 @@ def run(
             "(or train), sft, score, build, report.",
         ),
     ] = None,
+    commands: Annotated[
+        bool,
+        typer.Option(
+            "--commands",
+            help="With --dry-run: print each pending step as a "
+            "shell command (torchrun for training), for a cluster scheduler.",
+        ),
+    ] = False,
+    nproc: Annotated[int, typer.Option("--nproc", help="GPUs per torchrun in --commands.")] = 8,
 ) -> None:
     """Run a study end to end (ingest -> ... -> report), skipping finished steps."""
     from xstage import pipeline, study_tables
+    from xstage.study_commands import command_lines
     from xstage.study_config import load_study
     from xstage.study_plan import plan_study
 
@@ -42,6 +52,10 @@ def run(
         config, path = load_study(study)
         plan = plan_study(config, path)
         selected = plan.select(only)
+        if dry_run and commands:
+            pending = [step for step in selected if not step.done()]
+            stdout.print("\n".join(command_lines(pending, nproc)), highlight=False, soft_wrap=True)
+            return
         if dry_run:
             stdout.print(study_tables.plan_table(plan, study_tables.plan_rows(selected)))
             stdout.print(study_tables.pretrain_note(plan))
