@@ -115,3 +115,15 @@ def test_a_parquet_without_the_nested_columns_is_refused(tmp_path, data_dir):
     pq.write_table(pa.table({"predictions": [[-1.0, -2.0]]}), path)
     with pytest.raises(ImportFailed, match=r"no column\(s\) \['doc', 'model_response', 'metric'\]"):
         import_lighteval([path], RUN)
+
+
+def test_a_file_written_the_way_lighteval_writes_it_imports(tmp_path, data_dir):
+    from datasets import Dataset
+
+    dataset = Dataset.from_list([detail(i, [-1.0 - i, -2.0, -0.5], 1) for i in range(3)])
+    dataset = dataset.select_columns(sorted(dataset.column_names))  # as EvaluationTracker does
+    path = tmp_path / f"details_lighteval|arc:easy|0_{STAMP}.parquet"
+    dataset.to_parquet(str(path))
+    summary = import_lighteval([path], RUN)
+    assert summary.rows["predictions"] == 9
+    assert summary.rows["imported_metrics"] == 3
