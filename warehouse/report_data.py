@@ -90,6 +90,29 @@ def above_chance(con: duckdb.DuckDBPyConnection, stage: str = "pretrain") -> pl.
     return pl.DataFrame(rows, schema_overrides={"n_items": pl.Int64, "n_correct": pl.Int64})
 
 
+def majority_baseline(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per benchmark: the share of scored items whose gold is the most common index.
+
+    What always answering that index scores: the bar an answer-prior bias reaches.
+    """
+    return query(
+        con,
+        """
+        with items as (
+            select distinct benchmark, item_id, gold_index
+            from marts.fct_item_predictions
+            where length_normalization = 'none'
+        ),
+        counted as (
+            select benchmark, gold_index, count(*) as n_items from items group by all
+        )
+        select benchmark, max(n_items) / sum(n_items) as majority_baseline
+        from counted
+        group by benchmark
+        """,
+    )
+
+
 def above_chance_by_benchmark(per_run: pl.DataFrame) -> pl.DataFrame:
     """Per scale x benchmark: how many mixtures' models beat chance, and the best of them."""
     if not per_run.height:

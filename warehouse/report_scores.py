@@ -45,13 +45,17 @@ def chance_verdict(context: Context) -> str:
 def above_chance_section(context: Context) -> Section:
     per_run = context.above_chance()
     summary = data.above_chance_by_benchmark(per_run)
+    if summary.height:
+        summary = summary.join(data.majority_baseline(context.con), on="benchmark", how="left")
     body = (
         "<p>A model is called above chance only when a one-sided exact binomial test of its "
         "correct count against the benchmark's chance accuracy gives p &lt; "
         f"{data.ABOVE_CHANCE_ALPHA} (no multiple-comparison correction; shaded rows have at "
-        "least one such model).</p>"
+        "least one such model). <code>majority_baseline</code> is what always giving the most "
+        "common gold index scores on these items: a model near it beats chance through an "
+        "answer prior (e.g. preferring one label), not through knowledge of the task.</p>"
         + H.source(
-            ["marts.fct_benchmark_scores"],
+            ["marts.fct_benchmark_scores", "marts.fct_item_predictions"],
             "stage pretrain, is_primary_normalization; n_correct = round(accuracy x n_items); "
             "p from scipy.stats.binomtest",
         )
