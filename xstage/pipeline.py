@@ -179,6 +179,17 @@ def append_step_log(
         os.fsync(handle.fileno())
 
 
+def write_resolved_study(plan: StudyPlan) -> Path:
+    """Write the validated study config (every default filled in) beside the step log."""
+    path = lake.study_dir(plan.study.id) / "study.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"source": str(plan.path), "study": plan.study.model_dump(mode="json")}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def read_step_log(study_id: str) -> list[dict]:
     """Every event of the study's step log, oldest first."""
     path = step_log_path(study_id)
@@ -205,6 +216,7 @@ def run_study(
     from xstage.console import progress
 
     steps = plan.select(only)
+    write_resolved_study(plan)
     outcomes: list[StepOutcome] = []
     with progress() as bar:
         task = bar.add_task(f"study {plan.study.id}", total=len(steps))

@@ -107,6 +107,7 @@ def test_killed_run_resumes_without_redoing_finished_steps(tmp_path, data_dir):
     assert finished <= skipped
     assert {path: path.stat().st_mtime_ns for path in mtimes} == mtimes
     assert (lake.reports_dir("mini") / "index.html").is_file()
+    assert json.loads((lake.study_dir("mini") / "study.json").read_text())["source"] == str(study)
     output = (tmp_path / "second.log").read_text()
     assert "cross-stage transfer" in output
     for mixture in MIXTURES:
