@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from xstage import lake
+from xstage.config import load_config
 from xstage.study_plan import Step, StudyPlan
 
 log = logging.getLogger(__name__)
@@ -71,20 +72,14 @@ def resolve(target: str) -> Callable[..., Any]:
 
 
 def _ingest_benchmark(benchmark: str) -> None:
-    from xstage.config import load_config
-
     resolve("ingest_benchmark")(load_config("benchmarks", benchmark))
 
 
 def _ingest_corpus(corpus: str, max_docs: int | None) -> None:
-    from xstage.config import load_config
-
     resolve("ingest_corpus")(load_config("corpora", corpus), max_docs=max_docs)
 
 
 def _ingest_chat(dataset: str, max_examples: int | None) -> None:
-    from xstage.config import load_config
-
     resolve("ingest_chat")(load_config("chat", dataset), limit=max_examples)
 
 

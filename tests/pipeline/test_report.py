@@ -84,6 +84,7 @@ def test_report_writes_every_figure_beside_the_page(report):
     for mart in MARTS_NAMED:
         assert mart in html, f"the page never names {mart}"
     assert "is not in the warehouse" not in html
+    assert "majority_baseline</th>" in html
 
 
 def test_report_opens_in_chromium_with_every_figure_loaded(report, open_in_chromium):
