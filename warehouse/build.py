@@ -177,6 +177,25 @@ def run_dbt(args: list[str], on_node: NodeCallback | None = None) -> dict[str, i
     return counts
 
 
+def _seal(path: Path) -> None:
+    """Close dbt's cached DuckDB connection and checkpoint `path` so it stands alone (no WAL).
+
+    dbt-duckdb keeps its connection open across in-process invocations; renaming the file while
+    changes sit in its .wal would lose them.
+    """
+    import duckdb
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+        DuckDBConnectionManager._ENV = None
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("checkpoint")
+    wal = path.with_name(path.name + ".wal")
+    assert not wal.exists(), f"{wal} survived a checkpoint"
+
+
 def build(
     select: list[str] | None = None,
     full_refresh: bool = False,
@@ -198,6 +217,7 @@ def build(
     try:
         with _environment(env):
             counts = run_dbt(dbt_args(select or [], full_refresh, work_dir), on_node)
+        _seal(building)
         os.replace(building, target)
     finally:
         building.unlink(missing_ok=True)

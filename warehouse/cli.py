@@ -20,7 +20,8 @@ def build(
     ] = False,
 ) -> None:
     """Build warehouse.duckdb with dbt (models, data tests, unit tests); readers keep working."""
-    from warehouse.build import BuildError, build as run_build
+    from warehouse.build import BuildError
+    from warehouse.build import build as run_build
     from xstage.config import ConfigError
     from xstage.console import progress, stdout
 

@@ -197,7 +197,7 @@ def write_synthetic_lake(
     runs = [(s, m, 0) for s in SCALES for m in MIXTURES] + [("tiny", EXTRA_SEED_MIXTURE, 1)]
     runs_rows = []
     for run in runs:
-        leaves = [(stage, step) for stage, step in CHECKPOINTS.items()]
+        leaves = list(CHECKPOINTS.items())
         if run == ("tiny", EXTRA_SEED_MIXTURE, 0):
             leaves.append(("pretrain", STALE_CHECKPOINT))
         for stage, step in leaves:

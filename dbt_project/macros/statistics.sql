@@ -46,11 +46,16 @@
         then tanh(atanh({{ r }}) + 1.959963984540054 / sqrt({{ n }} - 3)) end as ci_high
 {%- endmacro %}
 
-{#- Tie-averaged rank of `value` within `partition_by` (Spearman's ranks; NULLs unranked). -#}
+{#- Tie-averaged rank of `value` within `partition_by` (Spearman's ranks; NULLs unranked).
+    Values are rounded to 12 decimals first: means of identical values can differ in their last
+    bits (parallel sums), and such noise must tie, not order (warehouse.metrics does the same). -#}
 {% macro average_rank(value, partition_by) -%}
     case when {{ value }} is not null then
-        rank() over (partition by {{ partition_by | join(', ') }}, ({{ value }} is null) order by {{ value }})
-        + (count(*) over (partition by {{ partition_by | join(', ') }}, {{ value }}) - 1) / 2.0
+        rank() over (
+            partition by {{ partition_by | join(', ') }}, ({{ value }} is null)
+            order by round({{ value }}, 12)
+        )
+        + (count(*) over (partition by {{ partition_by | join(', ') }}, round({{ value }}, 12)) - 1) / 2.0
     end
 {%- endmacro %}
 

@@ -3,7 +3,8 @@
 -- pretrain_vs_sft within a scale, and scale_vs_scale within a stage (smaller scale first, by
 -- n_params_nominal then name). Over unit pairs u < v: pairwise_agreement = concordant /
 -- (concordant + discordant), pairs tied on either side left out; kendall_tau is tau-b.
--- level 'category' ranks units by the unweighted mean over the category's benchmarks.
+-- level 'category' ranks units by the unweighted mean over the category's benchmarks. Values
+-- are compared rounded to 12 decimals (float noise of a mean must tie, as in Spearman ranks).
 with
 
 unit_values as (
@@ -55,8 +56,8 @@ matched as (
         side_a.metric,
         side_a.length_normalization,
         side_a.unit,
-        side_a.value as value_a,
-        side_b.value as value_b
+        round(side_a.value, 12) as value_a,
+        round(side_b.value, 12) as value_b
     from ranked_values as side_a
     inner join ranked_values as side_b
         on side_a.unit = side_b.unit
