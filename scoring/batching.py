@@ -7,6 +7,7 @@ Packing: the choices of one item share their longest common input prefix (the qu
 rc/mc items), laid out once; each choice's remaining input tokens follow as their own segment.
 A segment sees the shared prefix and itself, never another segment, and its position ids
 restart where the prefix ends, so every choice is computed as if it were alone in the row.
+Several short items may share one line of a batch, each item blind to the others.
 """
 
 from __future__ import annotations
@@ -105,19 +106,35 @@ def pack_items(items: Sequence[Sequence[EncodedChoice]], shared_context: bool) -
     return [pack_item([choice]) for choices in items for choice in choices]
 
 
-def length_sorted_batches(rows: Sequence[PackedRow], batch_tokens: int) -> list[list[int]]:
-    """Row indices grouped longest first so that rows x longest row <= batch_tokens.
+def plan_batches(rows: Sequence[PackedRow], batch_tokens: int) -> list[list[list[int]]]:
+    """Group item rows into batches of lines: batch -> lines -> row indices.
 
-    Longest first makes an out-of-memory error show up on the first batch, as in lm-eval.
-    A row longer than the budget still gets a batch of its own.
+    Rows go longest first (an out-of-memory error shows on the first batch, as in lm-eval).
+    A batch's line length is its longest row; shorter rows share a line first-fit, each
+    behind its own mask and positions, so padding stays small without making lines (and the
+    attention cost) longer than the longest row. Lines x line length <= batch_tokens, except
+    that a batch always takes at least one line.
     """
     order = sorted(range(len(rows)), key=lambda index: (-len(rows[index].tokens), index))
-    batches: list[list[int]] = []
+    batches: list[list[list[int]]] = []
+    lines: list[list[int]] = []
+    free: list[int] = []
+    capacity = 0
     for index in order:
-        if batches and (len(batches[-1]) + 1) * len(rows[batches[-1][0]].tokens) <= batch_tokens:
-            batches[-1].append(index)
+        size = len(rows[index].tokens)
+        slot = next((line for line, space in enumerate(free) if space >= size), None)
+        if slot is None and lines and (len(lines) + 1) * capacity > batch_tokens:
+            batches.append(lines)
+            lines, free = [], []
+        if slot is None:
+            capacity = capacity if lines else size
+            lines.append([index])
+            free.append(capacity - size)
         else:
-            batches.append([index])
+            lines[slot].append(index)
+            free[slot] -= size
+    if lines:
+        batches.append(lines)
     return batches
 
 

@@ -37,38 +37,45 @@ class Batch:
     targets: torch.Tensor
 
 
-def block_mask(segments: torch.Tensor) -> torch.Tensor:
-    """[B, 1, L, L] bool: causal, and a segment k > 0 sees only segment 0 and itself.
+def block_mask(items: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
+    """[B, 1, L, L] bool: causal, within one item, choice k > 0 sees its item's prefix and itself.
 
-    Padding carries segment -1, so pad queries attend to earlier pads (never an empty row,
-    which would give NaN) and no real token attends to padding.
+    Segment 0 is an item's shared prefix. Padding carries item -1 and segment -1, so pad queries attend to earlier pads (never an
+    empty row, which would give NaN) and no real token attends to padding.
     """
     length = segments.shape[1]
     causal = torch.ones(length, length, dtype=torch.bool, device=segments.device).tril()
+    same_item = items[:, None, :] == items[:, :, None]
     keys, queries = segments[:, None, :], segments[:, :, None]
-    same_or_shared = (keys == queries) | (keys == 0)
-    return (same_or_shared & causal)[:, None, :, :]
+    visible = same_item & ((keys == queries) | (keys == 0))
+    return (visible & causal)[:, None, :, :]
 
 
-def collate(rows: Sequence[PackedRow], pad_id: int, device: torch.device | str) -> Batch:
-    """Right-pad rows to the longest one and flatten prediction indices over the batch."""
-    length = max(len(row.tokens) for row in rows)
-    tokens = torch.full((len(rows), length), pad_id, dtype=torch.long)
-    positions = torch.zeros((len(rows), length), dtype=torch.long)
-    segments = torch.full((len(rows), length), -1, dtype=torch.long)
+def collate(lines: Sequence[Sequence[PackedRow]], pad_id: int, device: torch.device | str) -> Batch:
+    """Lay each line's item rows end to end, right-pad lines, flatten prediction indices."""
+    length = max(sum(len(row.tokens) for row in line) for line in lines)
+    shape = (len(lines), length)
+    tokens = torch.full(shape, pad_id, dtype=torch.long)
+    positions = torch.zeros(shape, dtype=torch.long)
+    segments = torch.full(shape, -1, dtype=torch.long)
+    items = torch.full(shape, -1, dtype=torch.long)
     predict_at: list[int] = []
     targets: list[int] = []
-    for index, row in enumerate(rows):
-        size = len(row.tokens)
-        tokens[index, :size] = torch.tensor(row.tokens)
-        positions[index, :size] = torch.tensor(row.positions)
-        segments[index, :size] = torch.tensor(row.segments)
-        predict_at.extend(index * length + at for at in row.predict_at)
-        targets.extend(row.targets)
+    for index, line in enumerate(lines):
+        offset = 0
+        for item, row in enumerate(line):
+            end = offset + len(row.tokens)
+            tokens[index, offset:end] = torch.tensor(row.tokens)
+            positions[index, offset:end] = torch.tensor(row.positions)
+            segments[index, offset:end] = torch.tensor(row.segments)
+            items[index, offset:end] = item
+            predict_at.extend(index * length + offset + at for at in row.predict_at)
+            targets.extend(row.targets)
+            offset = end
     return Batch(
         tokens=tokens.to(device),
         positions=positions.to(device),
-        mask=block_mask(segments).to(device),
+        mask=block_mask(items, segments).to(device),
         predict_at=torch.tensor(predict_at, dtype=torch.long, device=device),
         targets=torch.tensor(targets, dtype=torch.long, device=device),
     )
@@ -94,14 +101,17 @@ def token_logprobs(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, 
     return torch.cat(logprobs), torch.cat(greedy)
 
 
-def score_rows(
-    model: torch.nn.Module, rows: Sequence[PackedRow], pad_id: int, device: torch.device | str
+def score_lines(
+    model: torch.nn.Module,
+    lines: Sequence[Sequence[PackedRow]],
+    pad_id: int,
+    device: torch.device | str,
 ) -> list[list[ChoiceScore]]:
-    """ChoiceScores per row (one list per row, choices in order) from one forward pass."""
-    logprobs, greedy = token_logprobs(model, collate(rows, pad_id, device))
+    """ChoiceScores per item row (lines in order, rows in line order) from one forward pass."""
+    logprobs, greedy = token_logprobs(model, collate(lines, pad_id, device))
     logprobs, greedy = logprobs.double().cpu().tolist(), greedy.cpu().tolist()
     results, cursor = [], 0
-    for row in rows:
+    for row in (row for line in lines for row in line):
         scores = []
         for n_tokens in row.n_targets:
             end = cursor + n_tokens

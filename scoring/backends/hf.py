@@ -22,13 +22,13 @@ from scoring.backends.base import (
     max_length_of,
     resolve_dtype,
 )
-from scoring.batching import EncodedChoice, PackedRow, length_sorted_batches, pack_items
-from scoring.forward import ChoiceScore, score_rows
+from scoring.batching import EncodedChoice, PackedRow, pack_items, plan_batches
+from scoring.forward import ChoiceScore, score_lines
 
 logger = logging.getLogger(__name__)
 
-# Padded tokens per forward pass to start from; OOM halves it. CPU gains little past ~8k.
-DEFAULT_BATCH_TOKENS = {"cpu": 8192, "cuda": 131072}
+# Padded tokens per forward pass to start from; OOM halves it. CPU gains little past ~16k.
+DEFAULT_BATCH_TOKENS = {"cpu": 16384, "cuda": 131072}
 # Configs whose logits are not plain lm_head(hidden): this backend would silently differ.
 UNSUPPORTED_CONFIG_KEYS = ("final_logit_softcapping", "logit_scale", "output_multiplier_scale")
 
@@ -118,29 +118,33 @@ class HFBackend(TokenizerMixin):
         results: list[list[ChoiceScore] | None] = [None] * len(rows)
         todo = list(range(len(rows)))
         while todo:
-            batches = length_sorted_batches([rows[i] for i in todo], self.batch_tokens)
             done: set[int] = set()
-            for batch in batches:
-                indices = [todo[i] for i in batch]
+            for batch in plan_batches([rows[i] for i in todo], self.batch_tokens):
+                lines = [[todo[i] for i in line] for line in batch]
                 try:
-                    scores = score_rows(
-                        self.model, [rows[i] for i in indices], self.pad_id, self.device
-                    )
+                    scores = self._forward(rows, lines)
                 except (torch.OutOfMemoryError, RuntimeError) as error:
-                    if not is_out_of_memory(error) or len(indices) == 1:
+                    if not is_out_of_memory(error) or len(lines) == 1:
                         raise
-                    self._back_off(len(indices))
+                    self._back_off(len(lines))
                     break
+                indices = [index for line in lines for index in line]
                 for index, score in zip(indices, scores, strict=True):
                     results[index] = score
                 done.update(indices)
             todo = [index for index in todo if index not in done]
         return results  # type: ignore[return-value]
 
-    def _back_off(self, n_rows: int) -> None:
+    def _forward(
+        self, rows: Sequence[PackedRow], lines: list[list[int]]
+    ) -> list[list[ChoiceScore]]:
+        packed = [[rows[index] for index in line] for line in lines]
+        return score_lines(self.model, packed, self.pad_id, self.device)
+
+    def _back_off(self, n_lines: int) -> None:
         self.batch_tokens = max(1, self.batch_tokens // 2)
         logger.warning(
-            "out of memory on %d rows; batch budget now %d tokens", n_rows, self.batch_tokens
+            "out of memory on %d lines; batch budget now %d tokens", n_lines, self.batch_tokens
         )
         if self.device.type == "cuda":
             torch.cuda.empty_cache()

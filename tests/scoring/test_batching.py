@@ -7,9 +7,9 @@ import torch
 
 from scoring.batching import (
     EncodedChoice,
-    length_sorted_batches,
     pack_item,
     pack_items,
+    plan_batches,
     truncate_choice,
 )
 from scoring.forward import block_mask
@@ -59,21 +59,36 @@ def test_truncation_keeps_the_last_max_length_plus_one_tokens():
         truncate_choice([1], [2, 3, 4], max_length=2)
 
 
-def test_batches_are_longest_first_within_the_token_budget():
-    rows = pack_items(
-        [[EncodedChoice((1,) * n, (2,))] for n in (3, 9, 5, 5, 2)], shared_context=True
-    )
-    assert length_sorted_batches(rows, batch_tokens=10) == [[1], [2, 3], [0, 4]]
-    assert length_sorted_batches(rows, batch_tokens=1) == [[1], [2], [3], [0], [4]]
+def rows_of_length(*lengths):
+    return pack_items([[EncodedChoice((1,) * n, (2,))] for n in lengths], shared_context=True)
 
 
-def test_block_mask_is_causal_within_a_segment_and_blind_across_segments():
-    mask = block_mask(torch.tensor([[0, 0, 1, 1, 2, -1]]))[0, 0].int().tolist()
+def test_batches_are_longest_first_and_short_rows_share_a_line():
+    rows = rows_of_length(3, 9, 5, 5, 2)  # row lengths equal the context lengths
+    # line length 9 (the longest row); 5+3 and 5+2 fill two more lines of the same batch
+    assert plan_batches(rows, batch_tokens=27) == [[[1], [2, 0], [3, 4]]]
+
+
+def test_batches_respect_the_token_budget():
+    rows = rows_of_length(3, 9, 5, 5, 2)
+    # 2 lines of 9 fit in 18; the next batch's lines are 5 long and 3 + 2 share one
+    assert plan_batches(rows, batch_tokens=18) == [[[1], [2]], [[3], [0, 4]]]
+    assert plan_batches(rows, batch_tokens=10) == [[[1]], [[2], [3]], [[0], [4]]]
+    # a budget below one row still gives every batch one line
+    assert plan_batches(rows, batch_tokens=1) == [[[1]], [[2]], [[3]], [[0]], [[4]]]
+
+
+def test_block_mask_is_causal_within_a_segment_and_blind_across_segments_and_items():
+    items = torch.tensor([[0, 0, 0, 0, 0, 1, 1, -1]])
+    segments = torch.tensor([[0, 0, 1, 1, 2, 0, 1, -1]])
+    mask = block_mask(items, segments)[0, 0].int().tolist()
     assert mask == [
-        [1, 0, 0, 0, 0, 0],
-        [1, 1, 0, 0, 0, 0],
-        [1, 1, 1, 0, 0, 0],
-        [1, 1, 1, 1, 0, 0],
-        [1, 1, 0, 0, 1, 0],
-        [1, 1, 0, 0, 0, 1],
+        [1, 0, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0, 0, 0],
+        [1, 1, 1, 0, 0, 0, 0, 0],
+        [1, 1, 1, 1, 0, 0, 0, 0],
+        [1, 1, 0, 0, 1, 0, 0, 0],
+        [0, 0, 0, 0, 0, 1, 0, 0],
+        [0, 0, 0, 0, 0, 1, 1, 0],
+        [0, 0, 0, 0, 0, 0, 0, 1],
     ]
