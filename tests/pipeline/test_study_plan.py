@@ -93,3 +93,39 @@ def test_step_log_appends_events(demo_plan):
         (step.name, "started", 0.0),
         (step.name, "done", 1.25),
     ]
+
+
+@pytest.mark.parametrize(
+    ("hours", "expected"),
+    [
+        (2877.4, "about 2,900 H200-hours"),
+        (3074.9, "about 3,100 H200-hours"),
+        (12.34, "about 12 H200-hours"),
+        (2.5, "about 2.5 H200-hours"),
+        (0.1, "about 6.0 minutes on H200"),
+    ],
+)
+def test_device_time_rounds_to_two_significant_figures(hours, expected):
+    from xstage.study_tables import device_time
+
+    assert device_time(hours, "H200") == expected
+
+
+def test_summary_table_puts_all_last_and_scales_in_given_order():
+    from rich.console import Console
+
+    from xstage.study_tables import summary_table
+
+    rows = [
+        {"scale": s, "category": c, "metric": m, "mean_r": r}
+        for s, r in (("small", 0.5), ("tiny", -0.25))
+        for c in ("all", "nli", "science")
+        for m in ("accuracy", "confidence")
+    ]
+    console = Console(width=200, record=True)
+    console.print(summary_table(rows, ["tiny", "small"], "marts.fct_category_transfer"))
+    text = console.export_text()
+    assert text.index("r_acc tiny") < text.index("r_acc small")
+    assert text.index("│ nli") < text.index("│ science") < text.index("│ all ")
+    assert "-0.25" in text
+    assert "+0.50" in text
