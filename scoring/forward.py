@@ -14,7 +14,7 @@ import torch
 
 from scoring.batching import PackedRow
 
-HEAD_CHUNK = 1024  # positions per LM-head chunk: bounds the fp32 logits to chunk x vocab
+HEAD_CHUNK_ELEMENTS = 2**27  # fp32 logits per LM-head chunk (512 MB): positions = this // vocab
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,10 @@ def token_logprobs(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, 
     ).last_hidden_state
     hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, batch.predict_at)
     logprobs, greedy = [], []
-    for start in range(0, hidden.shape[0], HEAD_CHUNK):
-        logits = head(hidden[start : start + HEAD_CHUNK]).float()
-        target = batch.targets[start : start + HEAD_CHUNK]
+    chunk = max(1, HEAD_CHUNK_ELEMENTS // head.weight.shape[0])
+    for start in range(0, hidden.shape[0], chunk):
+        logits = head(hidden[start : start + chunk]).float()
+        target = batch.targets[start : start + chunk]
         logprobs.append(torch.log_softmax(logits, dim=-1).gather(1, target[:, None])[:, 0])
         greedy.append(logits.argmax(dim=-1) == target)
     return torch.cat(logprobs), torch.cat(greedy)

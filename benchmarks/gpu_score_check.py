@@ -1,0 +1,252 @@
+"""GPU check of the packed shared-context scorer vs the naive one-row-per-choice path.
+
+Used by: `python benchmarks/gpu_score_check.py` on a lent GPU (torch + transformers only, no
+xstage install needed: it imports scoring.batching / scoring.forward from this checkout), and
+`python benchmarks/gpu_score_check.py --smoke` on CPU (a tiny shape, seconds).
+
+Random-weight Llamas of the paper's 240M and 1B shapes in bf16 score synthetic items of
+HellaSwag shape (context ~80 tokens, 4 endings ~25) and ARC shape (context ~35, 4 choices ~6).
+Reports per shape: exactness (max |diff| of per-choice log-probs vs the naive path, argmax
+agreement), items/s of both paths and the ratio, tokens/s and MFU against the bf16 peak and
+against a measured matmul ceiling. Reference (H200, DESIGN §5): naive 1,174 items/s (240M,
+HellaSwag) vs packed 2,320; 1B 472 vs 982. Goal: >= 2x naive and >= 50% MFU at 1B.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scoring.batching import EncodedChoice, pack_items, plan_batches
+from scoring.forward import ChoiceScore, score_lines
+
+SHAPES = {
+    # the paper's shapes (DESIGN §7, §10): 8 heads of 256, gated FFN 8x, tied 100,864 vocab
+    "240M": {"d": 768, "layers": 8, "heads": 8, "head_dim": 256, "ffn": 6144, "vocab": 100_864},
+    "1B": {"d": 1680, "layers": 12, "heads": 8, "head_dim": 256, "ffn": 13_440, "vocab": 100_864},
+    "smoke": {"d": 64, "layers": 2, "heads": 2, "head_dim": 32, "ffn": 128, "vocab": 1000},
+}
+ITEM_SHAPES = {"hellaswag": (80, 25, 4), "arc": (35, 6, 4)}  # context, choice tokens, choices
+BF16_PEAK = {"H100": 989e12, "H200": 989e12}
+
+
+def build_model(shape: dict, dtype: torch.dtype, device: str) -> torch.nn.Module:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=shape["vocab"],
+        hidden_size=shape["d"],
+        intermediate_size=shape["ffn"],
+        num_hidden_layers=shape["layers"],
+        num_attention_heads=shape["heads"],
+        num_key_value_heads=shape["heads"],
+        head_dim=shape["head_dim"],
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+    )
+    config._attn_implementation = "sdpa"
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = LlamaForCausalLM(config)
+    return model.to(dtype).eval()
+
+
+def synthetic_items(
+    kind: str, n_items: int, vocab: int, seed: int = 0
+) -> list[list[EncodedChoice]]:
+    """Random token items whose lengths vary +-50% around the shape's means."""
+    context_mean, choice_mean, n_choices = ITEM_SHAPES[kind]
+    rng = random.Random(seed)
+
+    def tokens(mean: int) -> tuple[int, ...]:
+        return tuple(
+            rng.randrange(1, vocab) for _ in range(max(1, round(mean * rng.uniform(0.5, 1.5))))
+        )
+
+    return [
+        [EncodedChoice(context, tokens(choice_mean)) for _ in range(n_choices)]
+        for context in (tokens(context_mean) for _ in range(n_items))
+    ]
+
+
+def packed_scores(model, items, batch_tokens: int, device: str) -> list[list[ChoiceScore]]:
+    rows = pack_items(items, shared_context=True)
+    out: list = [None] * len(rows)
+    for batch in plan_batches(rows, batch_tokens):
+        for index, score in zip(
+            [i for line in batch for i in line],
+            score_lines(model, [[rows[i] for i in line] for line in batch], 0, device),
+            strict=True,
+        ):
+            out[index] = score
+    return out
+
+
+@torch.inference_mode()
+def naive_scores(model, items, batch_rows: int, device: str) -> list[list[ChoiceScore]]:
+    """lm-eval style: one row per choice, full logits at every position, fp32 log-softmax."""
+    flat = [(i, k, c) for i, item in enumerate(items) for k, c in enumerate(item)]
+    flat.sort(key=lambda entry: -len(entry[2].inputs))
+    out = [[None] * len(item) for item in items]
+    for start in range(0, len(flat), batch_rows):
+        chunk = flat[start : start + batch_rows]
+        length = len(chunk[0][2].inputs)
+        tokens = torch.zeros(len(chunk), length, dtype=torch.long)
+        for row, (_, _, choice) in enumerate(chunk):
+            tokens[row, : len(choice.inputs)] = torch.tensor(choice.inputs)
+        logprobs = torch.log_softmax(model(tokens.to(device)).logits.float(), dim=-1)
+        for row, (i, k, choice) in enumerate(chunk):
+            first = len(choice.context) - 1
+            target = torch.tensor(choice.continuation, device=device)
+            sliced = logprobs[row, first : first + len(target)]
+            greedy = bool((sliced.argmax(-1) == target).all())
+            out[i][k] = ChoiceScore(
+                float(sliced.gather(1, target[:, None]).double().sum()), len(target), greedy
+            )
+    return out
+
+
+def timed(fn, device: str):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    result = fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return result, time.perf_counter() - started
+
+
+def matmul_ceiling(device: str, dtype: torch.dtype, size: int) -> float:
+    """Measured dense matmul FLOP/s (the practical peak MFU is compared against)."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    a @ b
+    _, seconds = timed(lambda: [a @ b for _ in range(10)], device)
+    return 10 * 2 * size**3 / seconds
+
+
+def forward_flops(shape: dict, items, packed: bool) -> float:
+    """Matmul FLOPs of one pass: body per input token, attention per token pair, LM head per
+    predicted position (packed) or per input position (naive)."""
+    d, layers, inner = shape["d"], shape["layers"], shape["heads"] * shape["head_dim"]
+    body = 2 * layers * (4 * d * inner + 3 * d * shape["ffn"])
+    rows = (
+        pack_items(items, shared_context=True)
+        if packed
+        else pack_items(items, shared_context=False)
+    )
+    tokens = sum(len(row.tokens) for row in rows)
+    attention = sum(
+        2 * 2 * layers * inner * len(row.tokens) ** 2 for row in rows
+    )  # full L x L blocks
+    head_positions = sum(len(row.targets) for row in rows) if packed else tokens
+    return tokens * body + attention + head_positions * 2 * d * shape["vocab"], tokens
+
+
+def compare(reference, candidate) -> dict:
+    diffs = [
+        abs(a.logprob - b.logprob)
+        for x, y in zip(reference, candidate, strict=True)
+        for a, b in zip(x, y, strict=True)
+    ]
+    rel = [
+        abs(a.logprob - b.logprob) / max(1e-9, abs(a.logprob))
+        for x, y in zip(reference, candidate, strict=True)
+        for a, b in zip(x, y, strict=True)
+    ]
+    argmax = [
+        max(range(len(x)), key=lambda k: x[k].logprob)
+        == max(range(len(y)), key=lambda k: y[k].logprob)
+        for x, y in zip(reference, candidate, strict=True)
+    ]
+    return {
+        "max_abs_diff": max(diffs),
+        "max_rel_diff": max(rel),
+        "argmax_agreement": sum(argmax) / len(argmax),
+    }
+
+
+def check_shape(name: str, args, device: str, dtype: torch.dtype, ceiling: float) -> list[dict]:
+    shape = SHAPES[name]
+    model = build_model(shape, dtype, device)
+    results = []
+    for kind in ITEM_SHAPES:
+        items = synthetic_items(kind, args.n_items, shape["vocab"])
+        packed_scores(model, items[: args.warmup], args.batch_tokens, device)  # warm-up
+        naive_scores(model, items[: args.warmup], args.batch_rows, device)
+        ours, t_ours = timed(
+            partial(packed_scores, model, items, args.batch_tokens, device), device
+        )
+        base, t_base = timed(partial(naive_scores, model, items, args.batch_rows, device), device)
+        flops_ours, tokens_ours = forward_flops(shape, items, packed=True)
+        flops_base, tokens_base = forward_flops(shape, items, packed=False)
+        peak = args.peak_tflops * 1e12
+        results.append(
+            {
+                "shape": name,
+                "items": kind,
+                "n_items": len(items),
+                "dtype": str(dtype),
+                "packed_items_per_s": round(len(items) / t_ours, 1),
+                "naive_items_per_s": round(len(items) / t_base, 1),
+                "speedup": round(t_base / t_ours, 2),
+                "packed_tokens_per_s": round(tokens_ours / t_ours),
+                "naive_tokens_per_s": round(tokens_base / t_base),
+                "packed_mfu_vs_peak": round(flops_ours / t_ours / peak, 3),
+                "naive_mfu_vs_peak": round(flops_base / t_base / peak, 3),
+                "packed_mfu_vs_matmul_ceiling": round(flops_ours / t_ours / ceiling, 3),
+                **compare(base, ours),
+            }
+        )
+        print(json.dumps(results[-1]), flush=True)
+    del model
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny shape on CPU, fp32, seconds")
+    parser.add_argument("--shapes", nargs="+", default=["240M", "1B"])
+    parser.add_argument("--n-items", type=int, default=2048)
+    parser.add_argument("--warmup", type=int, default=64)
+    parser.add_argument("--batch-tokens", type=int, default=65_536)
+    parser.add_argument("--batch-rows", type=int, default=256)
+    parser.add_argument(
+        "--peak-tflops", type=float, default=989.0, help="bf16 dense peak (H100/H200 SXM)"
+    )
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.smoke:
+        device, dtype, args.shapes = "cpu", torch.float32, ["smoke"]
+        args.n_items, args.warmup, args.batch_tokens, args.batch_rows = 32, 4, 2048, 16
+    else:
+        device, dtype = "cuda", torch.bfloat16
+        assert torch.cuda.is_available(), "no CUDA device: run with --smoke on CPU"
+    ceiling = matmul_ceiling(device, dtype, 256 if args.smoke else 8192)
+    report = {
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "matmul_ceiling_tflops": round(ceiling / 1e12, 1),
+        "results": [
+            row for name in args.shapes for row in check_shape(name, args, device, dtype, ceiling)
+        ],
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
