@@ -257,3 +257,24 @@ def write_configs(config_dir: Path) -> None:
             config_dir / "mixtures" / f"{mixture}.yaml",
             mixture_config(mixture, web_source, proportions),
         )
+
+
+def add_run(root: Path, scale: str, mixture: str, seed: int, rng_seed: int = 1) -> int:
+    """Score one more run (both stages, every benchmark) into an existing generated lake.
+
+    Used by the incremental-build test and the bench; returns prediction rows written.
+    """
+    rng = np.random.default_rng(rng_seed)
+    rows = 0
+    runs_rows = []
+    for stage, step in CHECKPOINTS.items():
+        runs_rows.append(_runs_row(scale, mixture, seed, stage, step))
+        for benchmark in BENCHMARKS:
+            items = lake.read_table(lake.benchmark_items_path(benchmark, root))
+            shared = {benchmark: _shared(rng, benchmark, items, items.num_rows)}
+            _write_predictions(
+                rng, root, (scale, mixture, seed), stage, step, benchmark, items, shared
+            )
+            rows += items.num_rows * CATEGORY_CHOICES[BENCHMARKS[benchmark]]
+    write_runs(root, runs_rows)
+    return rows

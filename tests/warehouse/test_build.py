@@ -1,0 +1,159 @@
+"""`xstage build`: schemas, rename into place, incremental leaves, failures, both entry points."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from tests.warehouse.conftest import BuiltLake, close
+from warehouse import build as warehouse_build
+from warehouse import synthetic
+from xstage import lake, schemas
+from xstage.cli import app
+
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]
+
+MARTS_COMPARED = ["fct_item_predictions", "fct_benchmark_scores", "fct_calibration_bins",
+                  "fct_cross_stage_transfer", "fct_alignment_by_mixture", "fct_item_stage_flips"]  # fmt: skip
+
+
+def test_schemas_are_exactly_staging_intermediate_marts(built_lake: BuiltLake) -> None:
+    rows = built_lake.rows("select distinct table_schema from information_schema.tables")
+    assert {row["table_schema"] for row in rows} == {"staging", "intermediate", "marts"}
+    counts = built_lake.result.counts
+    assert counts["model"] >= 30
+    assert counts["unit_test"] >= 6
+    assert counts["test"] >= 300
+
+
+def test_missing_optional_tables_build_empty(built_lake: BuiltLake) -> None:
+    assert not (built_lake.root / "lake" / "training_metrics").exists()
+    rows = built_lake.rows("select count(*) as n from staging.stg_lake__training_metrics")
+    assert rows == [{"n": 0}]
+
+
+def _rescore_leaf(root: Path) -> tuple:
+    """Rewrite one existing leaf with shifted log-probs and a new scored_at."""
+    leaf = ("small", synthetic.mixture_id("web_b", synthetic.PROPORTIONS[2]), 0, "sft", "cs_two")
+    path = lake.predictions_path(*leaf, synthetic.CHECKPOINTS["sft"], root)
+    table = lake.read_table(path)
+    shifted = pa.array(
+        [v * 0.5 if i % 3 else v for i, v in enumerate(table["logprob"].to_pylist())]
+    )
+    table = table.set_column(table.schema.get_field_index("logprob"), "logprob", shifted)
+    later = pa.array([synthetic.SCORED_AT.replace(hour=5)] * table.num_rows, schemas.UTC_TIMESTAMP)
+    table = table.set_column(table.schema.get_field_index("scored_at"), "scored_at", later)
+    lake.write_parquet(table, path, schemas.PREDICTIONS)
+    return leaf
+
+
+def _snapshot(path: Path, table: str) -> dict:
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(f"select * from marts.{table}")
+        names = [d[0] for d in cursor.description]
+        return {tuple(r): dict(zip(names, r, strict=True)) for r in cursor.fetchall()}
+
+
+def _item_rows(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            "select rowid, leaf_fingerprint, run_id, stage, benchmark from marts.fct_item_predictions"
+        ).fetchall()
+
+
+def test_incremental_rebuild_touches_only_new_leaves(built_lake: BuiltLake) -> None:
+    root, target = built_lake.root, built_lake.result.path
+    before = {row[0]: row[1:] for row in _item_rows(target)}
+    reader = duckdb.connect(str(target), read_only=True)  # open across the rebuild
+    new_run = ("tiny", synthetic.mixture_id("web_b", synthetic.PROPORTIONS[0]), 1)
+    synthetic.add_run(root, *new_run)
+    scale, mixture, seed, stage, benchmark = _rescore_leaf(root)
+    rescored = (synthetic.run_id(scale, mixture, seed), stage, benchmark)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XSTAGE_CONFIG_DIR", str(built_lake.lake.config_dir))
+        warehouse_build.build(root=root)
+    # a reader opened before the build still reads the old file
+    count = reader.execute("select count(*) from marts.fct_item_predictions").fetchone()[0]
+    assert count == len(before)
+    reader.close()
+    after = {row[0]: row[1:] for row in _item_rows(target)}
+    untouched = {rowid for rowid, row in before.items() if row[1:] != rescored}
+    assert all(after.get(rowid) == before[rowid] for rowid in untouched), (
+        "old leaves were rewritten"
+    )
+    inserted = {row[1:] for rowid, row in after.items() if rowid not in untouched}
+    new_leaves = {(synthetic.run_id(*new_run), s, b) for s in synthetic.CHECKPOINTS
+                  for b in synthetic.BENCHMARKS}  # fmt: skip
+    assert inserted == new_leaves | {rescored}
+    # an incremental build equals a full rebuild of the same lake
+    snapshots = {t: _snapshot(target, t) for t in MARTS_COMPARED}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XSTAGE_CONFIG_DIR", str(built_lake.lake.config_dir))
+        warehouse_build.build(full_refresh=True, root=root)
+    for table, rows in snapshots.items():
+        _assert_same_rows(rows, _snapshot(target, table), table)
+
+
+def _assert_same_rows(left: dict, right: dict, table: str) -> None:
+    assert len(left) == len(right), table
+    keyed = {}
+    for row in right.values():
+        keyed[_key(row)] = row
+    for row in left.values():
+        other = keyed[_key(row)]
+        for column, value in row.items():
+            assert close(value, other[column]), (table, column, value, other[column])
+
+
+def _key(row: dict) -> tuple:
+    return tuple(v for v in row.values() if isinstance(v, str | int) and not isinstance(v, bool))
+
+
+def test_failed_build_keeps_the_old_warehouse(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    synthetic.write_synthetic_lake(root, n_items=6)
+    target = lake.warehouse_path(root)
+    target.write_bytes(b"previous warehouse")
+    # a second items file repeating an item breaks the benchmark_items primary key
+    items = lake.read_table(lake.benchmark_items_path("cs_one", root))
+    lake.write_parquet(items.slice(0, 1), lake.benchmark_items_path("cs_one", root).with_name(
+        "part-1.parquet"), schemas.BENCHMARK_ITEMS)  # fmt: skip
+    with pytest.raises(
+        warehouse_build.BuildError, match="unique_combination_stg_lake__benchmark_items"
+    ):
+        warehouse_build.build(full_refresh=True, root=root)
+    assert target.read_bytes() == b"previous warehouse"
+    assert [p.name for p in root.iterdir() if p.name.startswith(".warehouse")] == []
+
+
+def test_cli_build_select(built_lake: BuiltLake, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XSTAGE_CONFIG_DIR", str(built_lake.lake.config_dir))
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(built_lake.root), "build", "--select", "stg_lake__runs"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "built" in result.output
+    assert "1 models" in result.output
+
+
+def test_plain_dbt_build_inside_dbt_project(built_lake: BuiltLake, tmp_path: Path) -> None:
+    env = {**os.environ, "XSTAGE_DATA_DIR": str(built_lake.root)}
+    env["XSTAGE_WAREHOUSE_PATH"] = str(tmp_path / "plain.duckdb")
+    dbt = Path(sys.executable).with_name("dbt")
+    command = [str(dbt), "build", "--select", "stg_lake__benchmark_items",
+               "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=warehouse_build.PROJECT_DIR, env=env, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    with duckdb.connect(str(tmp_path / "plain.duckdb"), read_only=True) as con:
+        n = con.execute("select count(*) from staging.stg_lake__benchmark_items").fetchone()[0]
+    assert n == len(synthetic.BENCHMARKS) * built_lake.lake.n_items
