@@ -3,7 +3,7 @@
 Both harnesses log, per item, one (context, continuation) request per choice with its summed
 log-prob and greedy flag; this module checks a sample's shape and builds benchmark_items,
 predictions and imported_metrics rows from it. Token counts are not in either log: n_tokens is 0
-("not known"), so per-token normalisation is undefined for imported runs (README).
+("not known") unless --tokenizer gives the model's tokenizer (importers/tokens.py).
 """
 
 from __future__ import annotations
