@@ -97,10 +97,22 @@ def _sft(run: str, recipe: str, datasets: list[str], overrides: dict, **_ids: An
 
 
 def _build() -> None:
-    resolve("build")()
-    # Workaround until warehouse.build closes dbt-duckdb's connection before its rename: the
-    # renamed warehouse.duckdb is only complete (checkpointed) once that connection is gone,
-    # and the report reads it in this same process. Dropping the environment closes it.
+    try:
+        resolve("build")()
+    except Exception as exc:  # e.g. an incremental build over a warehouse of older models
+        log.warning("incremental build failed (%s); rebuilding with a full refresh", exc)
+        _close_dbt_connections()
+        resolve("build")(full_refresh=True)
+    finally:
+        _close_dbt_connections()
+
+
+def _close_dbt_connections() -> None:
+    """Drop dbt-duckdb's in-process database handle (its atexit hook does the same).
+
+    A later build in this process then starts clean, and the renamed warehouse.duckdb is
+    complete for the report read in this same process.
+    """
     import sys
 
     manager = sys.modules.get("dbt.adapters.duckdb.connections")
