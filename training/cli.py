@@ -77,8 +77,15 @@ def train(
         if dry_run:
             _print_plan(pretrain.plan(scale, mixture, recipe, seed, sets or []))
             return
-        result = pretrain.run(scale, mixture, recipe, seed, overrides=sets or [],
-                              tokenizer=tokenizer, overwrite=overwrite)  # fmt: skip
+        result = pretrain.run(
+            scale,
+            mixture,
+            recipe,
+            seed,
+            overrides=sets or [],
+            tokenizer=tokenizer,
+            overwrite=overwrite,
+        )
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     _print_result(result)
@@ -116,8 +123,9 @@ def sft(
     from training import sft as sft_stage
 
     try:
-        result = sft_stage.run(run, recipe, datasets=chat, overrides=sets or [],
-                               overwrite=overwrite)  # fmt: skip
+        result = sft_stage.run(
+            run, recipe, datasets=chat, overrides=sets or [], overwrite=overwrite
+        )
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     _print_result(result)

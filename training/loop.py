@@ -98,7 +98,8 @@ def make_optimizer(model: torch.nn.Module, settings: OptimSettings) -> torch.opt
         {"params": no_decay, "weight_decay": 0.0},
     ]
     betas = (settings.beta1, settings.beta2)
-    return torch.optim.AdamW(groups, lr=settings.lr, betas=betas, eps=settings.eps)
+    fused = bool(params) and params[0].is_cuda  # one kernel per step on GPU; foreach on CPU
+    return torch.optim.AdamW(groups, lr=settings.lr, betas=betas, eps=settings.eps, fused=fused)
 
 
 def autocast_dtype(settings: OptimSettings, device: torch.device) -> torch.dtype | None:

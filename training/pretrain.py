@@ -109,9 +109,15 @@ def plan(
         raise ValueError(f"recipe {recipe_cfg.id}: train_tokens gives no full step")
     rid = make_run_id(scale_cfg.scale, mixture_cfg.id, seed)
     return PretrainPlan(
-        rid, scale_cfg, mixture_cfg, recipe_cfg, seed, seq_len, steps,
+        rid,
+        scale_cfg,
+        mixture_cfg,
+        recipe_cfg,
+        seed,
+        seq_len,
+        steps,
         lake.run_stage_dir(rid, "pretrain"),
-    )  # fmt: skip
+    )
 
 
 def study_corpora(study: str) -> list[str]:
@@ -225,9 +231,16 @@ def run(
     done = existing_final(the_plan.stage_dir, digest, overwrite and env.is_main)
     distributed.barrier(env)
     if done is not None:
-        return TrainResult(the_plan.run_id, "pretrain", the_plan.stage_dir / checkpoint.FINAL,
-                           done["checkpoint_step"], done["n_tokens_seen"], None,
-                           done["wall_seconds"], skipped=True)  # fmt: skip
+        return TrainResult(
+            the_plan.run_id,
+            "pretrain",
+            the_plan.stage_dir / checkpoint.FINAL,
+            done["checkpoint_step"],
+            done["n_tokens_seen"],
+            None,
+            done["wall_seconds"],
+            skipped=True,
+        )
     if env.is_main:
         checkpoint.sweep_partial(the_plan.stage_dir)
         write_json_atomically(the_plan.stage_dir / "config.json", resolved)
@@ -250,11 +263,28 @@ def run(
         "seq_len": the_plan.seq_len,
     }
     stage_run = StageRun(
-        "pretrain", the_plan.run_id, sc.scale, mix.id, seed, the_plan.recipe.train,
-        the_plan.total_steps, the_plan.stage_dir, tok, meta, f"pretrain {the_plan.run_id}",
-    )  # fmt: skip
+        "pretrain",
+        the_plan.run_id,
+        sc.scale,
+        mix.id,
+        seed,
+        the_plan.recipe.train,
+        the_plan.total_steps,
+        the_plan.stage_dir,
+        tok,
+        meta,
+        f"pretrain {the_plan.run_id}",
+    )
     batches = MixtureBatches(sampler, the_plan.recipe.train.global_batch_size)
     result = train(model, batches, stage_run, env, resume, show_progress)
     log.info("mixture tokens drawn: %s", sampler.tokens_per_corpus())
-    return TrainResult(the_plan.run_id, "pretrain", result.final_dir, result.steps,
-                       result.tokens_seen, result.final_loss, result.wall_seconds, skipped=False)  # fmt: skip
+    return TrainResult(
+        the_plan.run_id,
+        "pretrain",
+        result.final_dir,
+        result.steps,
+        result.tokens_seen,
+        result.final_loss,
+        result.wall_seconds,
+        skipped=False,
+    )

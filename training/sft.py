@@ -50,8 +50,9 @@ def encode_chat(tokenizer, messages: list[dict[str, str]], max_len: int) -> tupl
 class ChatBatches:
     """Global batches of padded chat examples, a seeded new order every epoch."""
 
-    def __init__(self, examples: list[tuple[list, list]], global_batch_size: int, seed: int,
-                 pad_id: int) -> None:  # fmt: skip
+    def __init__(
+        self, examples: list[tuple[list, list]], global_batch_size: int, seed: int, pad_id: int
+    ) -> None:
         self.examples, self.global_batch_size = examples, global_batch_size
         self.seed, self.pad_id, self.position = seed, pad_id, 0
         self.steps_per_epoch = len(examples) // global_batch_size
@@ -63,8 +64,10 @@ class ChatBatches:
 
         epoch, index = divmod(self.position, self.steps_per_epoch)
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.examples))
-        chosen = [self.examples[i] for i in order[index * self.global_batch_size :][
-            : self.global_batch_size]]  # fmt: skip
+        chosen = [
+            self.examples[i]
+            for i in order[index * self.global_batch_size :][: self.global_batch_size]
+        ]
         self.position += 1
         width = max(len(ids) for ids, _ in chosen)
         input_ids = torch.full((len(chosen), width), self.pad_id, dtype=torch.long)
@@ -94,8 +97,11 @@ def _encode_all(tokenizer, conversations: list, max_len: int) -> list[tuple[list
     encoded = [encode_chat(tokenizer, messages, max_len) for messages in conversations]
     kept = [(ids, labels) for ids, labels in encoded if any(x != IGNORE_INDEX for x in labels[1:])]
     if len(kept) < len(encoded):
-        log.info("dropped %d examples with no assistant token within %d tokens",
-                 len(encoded) - len(kept), max_len)  # fmt: skip
+        log.info(
+            "dropped %d examples with no assistant token within %d tokens",
+            len(encoded) - len(kept),
+            max_len,
+        )
     return kept
 
 
@@ -150,24 +156,40 @@ def run(
     tokenizer = load_tokenizer(parent_dir)
     max_len = settings.max_seq_len or scale.seq_len
     resolved = {
-        "stage": "sft", "seed": parent["seed"], "parent_config_hash": parent["config_hash"],
-        "parent_sha256": parent["checkpoint_sha256"], "recipe": recipe_cfg.model_dump(),
-        "datasets": datasets, "max_seq_len": max_len, "tokenizer_hash": tokenizer_hash(tokenizer),
-    }  # fmt: skip
+        "stage": "sft",
+        "seed": parent["seed"],
+        "parent_config_hash": parent["config_hash"],
+        "parent_sha256": parent["checkpoint_sha256"],
+        "recipe": recipe_cfg.model_dump(),
+        "datasets": datasets,
+        "max_seq_len": max_len,
+        "tokenizer_hash": tokenizer_hash(tokenizer),
+    }
     digest = config_hash(resolved)
     stage_dir = lake.run_stage_dir(run_id, "sft")
     done = existing_final(stage_dir, digest, overwrite and env.is_main)
     distributed.barrier(env)
     if done is not None:
-        return TrainResult(run_id, "sft", stage_dir / checkpoint.FINAL, done["checkpoint_step"],
-                           done["n_tokens_seen"], None, done["wall_seconds"], skipped=True)  # fmt: skip
+        return TrainResult(
+            run_id,
+            "sft",
+            stage_dir / checkpoint.FINAL,
+            done["checkpoint_step"],
+            done["n_tokens_seen"],
+            None,
+            done["wall_seconds"],
+            skipped=True,
+        )
     conversations = load_examples(datasets, parent["seed"], settings.max_examples)
     examples = _encode_all(tokenizer, conversations, max_len)
-    batches = ChatBatches(examples, settings.global_batch_size, parent["seed"],
-                          tokenizer.pad_token_id)  # fmt: skip
+    batches = ChatBatches(
+        examples, settings.global_batch_size, parent["seed"], tokenizer.pad_token_id
+    )
     if batches.steps_per_epoch < 1:
-        raise ValueError(f"{len(examples)} usable examples < global_batch_size "
-                         f"{settings.global_batch_size} in {datasets}")  # fmt: skip
+        raise ValueError(
+            f"{len(examples)} usable examples < global_batch_size "
+            f"{settings.global_batch_size} in {datasets}"
+        )
     if env.is_main:
         checkpoint.sweep_partial(stage_dir)
         write_json_atomically(stage_dir / "config.json", resolved)
@@ -175,14 +197,39 @@ def run(
     model = AutoModelForCausalLM.from_pretrained(resume or parent_dir, dtype="float32")
     meta = {
         **{k: parent[k] for k in ("n_params", "n_params_nominal", "n_params_non_embedding")},
-        "config_hash": digest, "tokenizer_hash": resolved["tokenizer_hash"],
-        "recipe": recipe_cfg.id, "study": parent["study"], "seq_len": max_len,
-        "datasets": datasets, "n_examples": len(examples), "epochs": settings.epochs,
-        "parent_checkpoint": str(parent_dir), "parent_sha256": parent["checkpoint_sha256"],
-    }  # fmt: skip
+        "config_hash": digest,
+        "tokenizer_hash": resolved["tokenizer_hash"],
+        "recipe": recipe_cfg.id,
+        "study": parent["study"],
+        "seq_len": max_len,
+        "datasets": datasets,
+        "n_examples": len(examples),
+        "epochs": settings.epochs,
+        "parent_checkpoint": str(parent_dir),
+        "parent_sha256": parent["checkpoint_sha256"],
+    }
     total = settings.epochs * batches.steps_per_epoch
-    stage_run = StageRun("sft", run_id, parent["scale"], parent["mixture"], parent["seed"],
-                         settings, total, stage_dir, tokenizer, meta, f"sft {run_id}")  # fmt: skip
+    stage_run = StageRun(
+        "sft",
+        run_id,
+        parent["scale"],
+        parent["mixture"],
+        parent["seed"],
+        settings,
+        total,
+        stage_dir,
+        tokenizer,
+        meta,
+        f"sft {run_id}",
+    )
     result = train(model, batches, stage_run, env, resume, show_progress)
-    return TrainResult(run_id, "sft", result.final_dir, result.steps, result.tokens_seen,
-                       result.final_loss, result.wall_seconds, skipped=False)  # fmt: skip
+    return TrainResult(
+        run_id,
+        "sft",
+        result.final_dir,
+        result.steps,
+        result.tokens_seen,
+        result.final_loss,
+        result.wall_seconds,
+        skipped=False,
+    )
