@@ -145,12 +145,16 @@ def write_json_atomically(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def existing_final(stage_dir: Path, digest: str, overwrite: bool) -> dict | None:
+def clear_stage(stage_dir: Path, env: distributed.DistEnv) -> None:
+    """`--overwrite`: rank 0 deletes the stage's checkpoints; every rank waits for it."""
+    if env.is_main and stage_dir.exists():
+        shutil.rmtree(stage_dir)
+    distributed.barrier(env)
+
+
+def existing_final(stage_dir: Path, digest: str) -> dict | None:
     """meta.json of a finished stage with the same config (skip it); None to (re)train."""
     final = stage_dir / checkpoint.FINAL
-    if overwrite and stage_dir.exists():
-        shutil.rmtree(stage_dir)
-        return None
     if not (final / checkpoint.META_FILE).is_file():
         return None
     meta = checkpoint.read_meta(final)
@@ -228,8 +232,10 @@ def run(
     tok_digest = tokenizer_hash(tok)
     resolved = {**the_plan.resolved(), "tokenizer_hash": tok_digest}
     digest = config_hash(resolved)
-    done = existing_final(the_plan.stage_dir, digest, overwrite and env.is_main)
-    distributed.barrier(env)
+    if overwrite:
+        clear_stage(the_plan.stage_dir, env)
+    done = existing_final(the_plan.stage_dir, digest)
+    distributed.barrier(env)  # every rank has looked before rank 0 writes anything
     if done is not None:
         return TrainResult(
             the_plan.run_id,

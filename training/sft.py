@@ -18,6 +18,7 @@ from training import checkpoint, distributed
 from training.lake_data import read_chat_examples
 from training.pretrain import (
     TrainResult,
+    clear_stage,
     default_recipe_id,
     existing_final,
     write_json_atomically,
@@ -167,8 +168,10 @@ def run(
     }
     digest = config_hash(resolved)
     stage_dir = lake.run_stage_dir(run_id, "sft")
-    done = existing_final(stage_dir, digest, overwrite and env.is_main)
-    distributed.barrier(env)
+    if overwrite:
+        clear_stage(stage_dir, env)
+    done = existing_final(stage_dir, digest)
+    distributed.barrier(env)  # every rank has looked before rank 0 writes anything
     if done is not None:
         return TrainResult(
             run_id,
