@@ -7,6 +7,7 @@ atomically; a leaf that exists is skipped unless `overwrite`, so a killed run re
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -20,13 +21,17 @@ import pyarrow.parquet as pq
 
 from scoring.backends import load_backend
 from scoring.backends.base import ModelDirError, ScoringBackend
-from scoring.prompts import PromptSpec, build_requests
+from scoring.prompts import ItemRequest, PromptSpec, build_requests
 from xstage import lake
 from xstage.config import BenchmarkConfig, ConfigError, list_ids, load_config
 from xstage.ids import check_run_id, check_stage
 from xstage.schemas import BENCHMARK_ITEMS, PREDICTIONS
 
 logger = logging.getLogger(__name__)
+
+# Items scored in one backend pass across benchmarks: big batches for tiny demo models, and a
+# bounded amount of work lost if a long run is killed (leaves are written after each group).
+GROUP_ITEMS = 4096
 
 
 @dataclass(frozen=True)
@@ -104,11 +109,7 @@ def load_items(benchmark: str, config: BenchmarkConfig) -> tuple[list[dict], lis
             f"{path}: no benchmark_items for {benchmark!r}; run `xstage ingest benchmarks "
             f"--benchmark {benchmark}` first"
         )
-    table = pq.read_table(path)
-    missing = set(BENCHMARK_ITEMS.names) - set(table.column_names)
-    if missing:
-        raise ValueError(f"{path}: missing benchmark_items columns {sorted(missing)}")
-    rows = sorted(table.to_pylist(), key=lambda row: (row["item_hash"], row["item_id"]))
+    rows = _read_items(str(path), path.stat().st_mtime_ns)
     if config.fewshot_source is None or config.fewshot_source.split == config.source.split:
         return rows, rows
     pool = [row for row in rows if row["split"] == config.fewshot_source.split]
@@ -116,6 +117,19 @@ def load_items(benchmark: str, config: BenchmarkConfig) -> tuple[list[dict], lis
     if config.n_fewshot and not pool:
         raise ValueError(f"{path}: no rows of few-shot split {config.fewshot_source.split!r}")
     return items, pool
+
+
+@functools.lru_cache(maxsize=32)
+def _read_items(path: str, mtime_ns: int) -> list[dict]:
+    """A benchmark_items leaf as dicts in item_hash order, cached while the file is unchanged.
+
+    The study runner scores dozens of checkpoints in one process; callers must not mutate.
+    """
+    table = pq.read_table(path)
+    missing = set(BENCHMARK_ITEMS.names) - set(table.column_names)
+    if missing:
+        raise ValueError(f"{path}: missing benchmark_items columns {sorted(missing)}")
+    return sorted(table.to_pylist(), key=lambda row: (row["item_hash"], row["item_id"]))
 
 
 def sample_items(items: list[dict], limit: int | None) -> list[dict]:
@@ -155,24 +169,58 @@ def predictions_table(
     return pa.table(columns, schema=PREDICTIONS)
 
 
-def score_benchmark(
-    backend: ScoringBackend, benchmark: str, leaf: Path, step: int, limit: int | None
-) -> LeafResult:
-    """Score one benchmark and write its leaf atomically."""
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class PendingLeaf:
+    """A benchmark leaf to write: its items in item_hash order and their requests."""
+
+    benchmark: str
+    path: Path
+    items: list[dict]
+    requests: list[ItemRequest]
+
+
+def prepare_leaf(benchmark: str, leaf: Path, limit: int | None) -> PendingLeaf:
+    """Load one benchmark's config and items and render its requests."""
     config = load_config("benchmarks", benchmark)
     assert isinstance(config, BenchmarkConfig)
     items, pool = load_items(benchmark, config)
     items = sample_items(items, limit)
-    requests = build_requests(items, prompt_spec(config), pool)
+    return PendingLeaf(benchmark, leaf, items, build_requests(items, prompt_spec(config), pool))
+
+
+def score_leaves(
+    backend: ScoringBackend, leaves: Sequence[PendingLeaf], step: int
+) -> list[LeafResult]:
+    """Score several leaves in one pass (big batches for small models), then write each whole.
+
+    A leaf is visible only after its atomic rename, so a crash mid-group leaves no partial leaf.
+    """
+    started = time.perf_counter()
+    requests = [request for leaf in leaves for request in leaf.requests]
     pairs = [[(c.context, c.continuation) for c in request.choices] for request in requests]
-    scores = backend.score(backend.encode(pairs))
-    table = predictions_table(items, scores, requests, backend, step)
-    for stale in leaf.parent.glob(f".{leaf.name}.*.tmp"):  # left by a killed writer
-        stale.unlink(missing_ok=True)
-    lake.write_parquet(table, leaf, PREDICTIONS)
-    seconds = time.perf_counter() - started
-    return LeafResult(benchmark, leaf, "written", len(items), table.num_rows, seconds)
+    scores = iter(backend.score(backend.encode(pairs)))
+    seconds = (time.perf_counter() - started) / max(1, len(requests))
+    results = []
+    for leaf in leaves:
+        leaf_scores = [next(scores) for _ in leaf.requests]
+        table = predictions_table(leaf.items, leaf_scores, leaf.requests, backend, step)
+        for stale in leaf.path.parent.glob(f".{leaf.path.name}.*.tmp"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
+        lake.write_parquet(table, leaf.path, PREDICTIONS)
+        n_items = len(leaf.items)
+        results.append(
+            LeafResult(
+                leaf.benchmark, leaf.path, "written", n_items, table.num_rows, seconds * n_items
+            )
+        )
+    return results
+
+
+def score_benchmark(
+    backend: ScoringBackend, benchmark: str, leaf: Path, step: int, limit: int | None
+) -> LeafResult:
+    """Score one benchmark and write its leaf atomically."""
+    return score_leaves(backend, [prepare_leaf(benchmark, leaf, limit)], step)[0]
 
 
 def default_benchmarks() -> list[str]:
@@ -193,16 +241,16 @@ def score_checkpoint(
 ) -> ScoreSummary:
     """Score every benchmark leaf of one checkpoint that is missing (all, with overwrite).
 
-    The model loads once, and only if some leaf needs it: a rerun over finished leaves
-    costs a few stat calls.
+    The model loads once, and only if some leaf needs it: a rerun over finished leaves costs
+    a few stat calls. Benchmarks are scored together in groups of up to GROUP_ITEMS items.
     """
     started = time.perf_counter()
     summary = ScoreSummary(checkpoint, backend=backend)
-    names = list(benchmarks) if benchmarks else default_benchmarks()
     engine: ScoringBackend | None = None
+    group: list[PendingLeaf] = []
     try:
-        for name in names:
-            leaf = lake.predictions_path(
+        for name in list(benchmarks) if benchmarks else default_benchmarks():
+            path = lake.predictions_path(
                 checkpoint.scale,
                 checkpoint.mixture,
                 checkpoint.seed,
@@ -210,17 +258,17 @@ def score_checkpoint(
                 name,
                 checkpoint.step,
             )
-            if leaf.exists() and not overwrite:
-                summary.leaves.append(LeafResult(name, leaf, "skipped"))
+            if path.exists() and not overwrite:
+                summary.leaves.append(LeafResult(name, path, "skipped"))
                 continue
+            group.append(prepare_leaf(name, path, limit))
+            if sum(len(leaf.items) for leaf in group) >= GROUP_ITEMS:
+                engine = engine or load_backend(backend, checkpoint.path, **backend_options)
+                summary.leaves += score_leaves(engine, group, checkpoint.step)
+                group = []
+        if group:
             engine = engine or load_backend(backend, checkpoint.path, **backend_options)
-            summary.leaves.append(score_benchmark(engine, name, leaf, checkpoint.step, limit))
-            logger.info(
-                "%s: %d items in %.1fs",
-                name,
-                summary.leaves[-1].n_items,
-                summary.leaves[-1].seconds,
-            )
+            summary.leaves += score_leaves(engine, group, checkpoint.step)
     finally:
         if engine is not None:
             engine.close()

@@ -11,6 +11,7 @@ import torch
 
 from scoring.backends.base import ModelDirError
 from scoring.backends.hf import HFBackend
+from scoring.batching import pack_items, plan_batches
 from scoring.prompts import PromptSpec, build_requests
 from tests.scoring.conftest import toy_items
 
@@ -77,7 +78,11 @@ def test_packed_scores_equal_the_unbatched_reference(
     assert_close(backend.score(encoded), expected)
 
 
-def test_the_toy_items_exercise_multi_token_choices_and_real_logprobs(encoded, backend):
+def test_the_toy_items_exercise_multi_token_choices_shared_lines_and_real_logprobs(
+    encoded, backend
+):
+    lines = [line for batch in plan_batches(pack_items(encoded, True), 100_000) for line in batch]
+    assert max(len(line) for line in lines) >= 2  # short items share the longest row's line length
     n_tokens = [len(choice.continuation) for choices in encoded for choice in choices]
     assert max(n_tokens) >= 3
     assert len({len(choices) for choices in encoded}) >= 2
