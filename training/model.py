@@ -12,6 +12,8 @@ from xstage.config import ScaleConfig
 if TYPE_CHECKING:
     from transformers import LlamaConfig, LlamaForCausalLM
 
+# Demo contexts are 256-512 tokens; loaders still accept few-shot prompts up to this length.
+MIN_POSITIONS = 2048
 # Dense bf16 peak of the accelerators we report MFU against (vendor spec sheets, TFLOP/s).
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 
@@ -28,7 +30,9 @@ def llama_config(scale: ScaleConfig, eos_token_id: int | None = None) -> LlamaCo
         num_attention_heads=scale.n_head,
         num_key_value_heads=scale.n_kv_head or scale.n_head,
         head_dim=scale.head_dim,
-        max_position_embeddings=scale.seq_len,
+        # RoPE has no learned positions: this is only the cap loaders (vLLM's max_model_len)
+        # accept. The trained context is meta.json's seq_len.
+        max_position_embeddings=max(scale.seq_len, MIN_POSITIONS),
         rope_theta=scale.rope_theta,
         tie_word_embeddings=scale.tie_embeddings,
         attention_bias=False,

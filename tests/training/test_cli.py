@@ -13,8 +13,18 @@ def test_tokenizer_train_command_trains_on_the_given_corpora(
     demo_lake: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "tok"
-    args = ["tokenizer", "train", "--corpus", "demo_code", "--corpus", "demo_curated",
-            "--vocab-size", "400", "--out", str(out)]  # fmt: skip
+    args = [
+        "tokenizer",
+        "train",
+        "--corpus",
+        "demo_code",
+        "--corpus",
+        "demo_curated",
+        "--vocab-size",
+        "400",
+        "--out",
+        str(out),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "demo_code, demo_curated" in result.output

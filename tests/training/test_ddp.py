@@ -34,14 +34,26 @@ def test_two_gloo_processes_match_one_process_ddp_and_fsdp(
     import os
 
     # 8 sequences per step: 1 process x 4 micro-batches of 2, or 2 processes x 2 of 2.
-    sets = {**tiny_sets, "train.max_steps": 8, "train.global_batch_size": 8,
-            "train.micro_batch_size": 2}  # fmt: skip
+    sets = {
+        **tiny_sets,
+        "train.max_steps": 8,
+        "train.global_batch_size": 8,
+        "train.micro_batch_size": 2,
+    }
     other = data_dir.parent / "ddp"
     shutil.copytree(data_dir / "lake" / "documents", other / "lake" / "documents")
     base = {**os.environ, "OMP_NUM_THREADS": "1"}
     single = _train([sys.executable, "-m", "training"], sets, small_tokenizer, base)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                "--nproc_per_node", "2", "-m", "training"]  # fmt: skip
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "training",
+    ]
     double = _train(torchrun, sets, small_tokenizer, {**base, "XSTAGE_DATA_DIR": str(other)})
     assert [row["step"] for row in double] == [row["step"] for row in single] == list(range(1, 9))
     for one, two in zip(single, double, strict=True):

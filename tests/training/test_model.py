@@ -11,9 +11,18 @@ from xstage.config import ScaleConfig, load_config
 )
 def test_n_params_formula_matches_an_allocated_model(n_kv_head: int | None, tie: bool) -> None:
     scale = ScaleConfig(
-        scale="tiny", n_params_nominal=1, n_layer=2, d_model=64, n_head=2, n_kv_head=n_kv_head,
-        head_dim=32, ffn_dim=96, seq_len=32, vocab_size=300, tie_embeddings=tie,
-    )  # fmt: skip
+        scale="tiny",
+        n_params_nominal=1,
+        n_layer=2,
+        d_model=64,
+        n_head=2,
+        n_kv_head=n_kv_head,
+        head_dim=32,
+        ffn_dim=96,
+        seq_len=32,
+        vocab_size=300,
+        tie_embeddings=tie,
+    )
     model = build_model(scale, seed=0)
     assert count_parameters(model) == scale.n_params
     embedding = model.get_input_embeddings().weight.numel() * (1 if tie else 2)

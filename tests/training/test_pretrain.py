@@ -24,8 +24,9 @@ def train(small_tokenizer: Path, tiny_sets: dict):
 
 def _train(tokenizer: Path, tiny_sets: dict, **extra):
     sets = {**tiny_sets, "train.max_steps": 30, "train.checkpoint_every": 10, **extra}
-    return pretrain.run("tiny", MIXTURE, seed=0, overrides=sets, tokenizer=tokenizer,
-                        show_progress=False)  # fmt: skip
+    return pretrain.run(
+        "tiny", MIXTURE, seed=0, overrides=sets, tokenizer=tokenizer, show_progress=False
+    )
 
 
 def test_loss_decreases_and_every_checkpoint_loads(train) -> None:
@@ -46,8 +47,10 @@ def test_loss_decreases_and_every_checkpoint_loads(train) -> None:
     for directory in written:
         model = AutoModelForCausalLM.from_pretrained(directory)
         assert model.config.vocab_size == 512
+        assert model.config.max_position_embeddings == 2048  # a cap; seq_len is in meta
         assert AutoTokenizer.from_pretrained(directory).chat_template
     meta = checkpoint.read_meta(stage_dir / "final")
+    assert meta["seq_len"] == 64
     assert meta["checkpoint_step"] == 30
     assert meta["n_tokens_seen"] == 30 * 8 * 64
     assert meta["checkpoint_sha256"] == checkpoint.weights_sha256(stage_dir / "final")
@@ -71,8 +74,14 @@ def test_rerun_is_a_noop_and_a_changed_config_is_refused(
     with pytest.raises(ValueError, match="overwrite"):
         train(**{"train.max_steps": 5, "train.checkpoint_every": 0})
     sets = {**tiny_sets, "train.max_steps": 5}
-    redone = pretrain.run("tiny", MIXTURE, overrides=sets, tokenizer=small_tokenizer,
-                          overwrite=True, show_progress=False)  # fmt: skip
+    redone = pretrain.run(
+        "tiny",
+        MIXTURE,
+        overrides=sets,
+        tokenizer=small_tokenizer,
+        overwrite=True,
+        show_progress=False,
+    )
     assert redone.steps == 5
     assert not redone.skipped
 

@@ -72,8 +72,9 @@ def test_sigkilled_run_resumes_and_matches_an_uninterrupted_one(
     import shutil
 
     shutil.copytree(data_dir / "lake" / "documents", data_dir.parent / "reference/lake/documents")
-    result = pretrain.run("tiny", MIXTURE, overrides=sets, tokenizer=small_tokenizer,
-                          show_progress=False)  # fmt: skip
+    result = pretrain.run(
+        "tiny", MIXTURE, overrides=sets, tokenizer=small_tokenizer, show_progress=False
+    )
     assert result.steps == STEPS
     reference_steps, reference_losses = _metrics()
     assert reference_steps == steps

@@ -48,10 +48,22 @@ def test_sft_trains_on_chat_and_writes_a_loadable_checkpoint(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     sets = {**tiny_sets, "train.max_steps": 6}
-    pretrain.run("tiny", "demo_minimal_65_25_10", overrides=sets, tokenizer=small_tokenizer,
-                 show_progress=False)  # fmt: skip
-    overrides = {"sft.max_seq_len": 96, "sft.global_batch_size": 8, "sft.micro_batch_size": 4,
-                 "sft.max_examples": 32, "sft.epochs": 2, "sft.lr": 3e-3, "sft.log_every": 1}  # fmt: skip
+    pretrain.run(
+        "tiny",
+        "demo_minimal_65_25_10",
+        overrides=sets,
+        tokenizer=small_tokenizer,
+        show_progress=False,
+    )
+    overrides = {
+        "sft.max_seq_len": 96,
+        "sft.global_batch_size": 8,
+        "sft.micro_batch_size": 4,
+        "sft.max_examples": 32,
+        "sft.epochs": 2,
+        "sft.lr": 3e-3,
+        "sft.log_every": 1,
+    }
     result = sft.run(RUN_ID, "demo_sft_tiny", overrides=overrides, show_progress=False)
     final = lake.run_stage_dir(RUN_ID, "sft") / "final"
     meta = checkpoint.read_meta(final)
@@ -63,8 +75,10 @@ def test_sft_trains_on_chat_and_writes_a_loadable_checkpoint(
     assert AutoTokenizer.from_pretrained(final).chat_template
     assert meta["stage"] == "sft"
     assert meta["datasets"] == ["alpaca_gpt4"]
-    assert meta["parent_sha256"] == checkpoint.read_meta(final.parents[1] / "pretrain/final")[
-        "checkpoint_sha256"]  # fmt: skip
+    assert (
+        meta["parent_sha256"]
+        == checkpoint.read_meta(final.parents[1] / "pretrain/final")["checkpoint_sha256"]
+    )
     metrics = pq.read_table(lake.training_metrics_path("tiny", "demo_minimal_65_25_10", 0, "sft"))
     losses = metrics.column("loss").to_pylist()
     assert len(losses) == result.steps
@@ -80,8 +94,13 @@ def test_sft_without_pretraining_or_chat_data_says_what_to_run(
 ) -> None:
     with pytest.raises(FileNotFoundError, match="run `xstage train` first"):
         sft.run(RUN_ID)
-    pretrain.run("tiny", "demo_minimal_65_25_10", overrides={**tiny_sets, "train.max_steps": 1},
-                 tokenizer=small_tokenizer, show_progress=False)  # fmt: skip
+    pretrain.run(
+        "tiny",
+        "demo_minimal_65_25_10",
+        overrides={**tiny_sets, "train.max_steps": 1},
+        tokenizer=small_tokenizer,
+        show_progress=False,
+    )
     with pytest.raises(FileNotFoundError, match="run `xstage ingest chat alpaca_gpt4`"):
         sft.run(RUN_ID)
     with pytest.raises(ValueError, match="model"):
