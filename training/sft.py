@@ -88,14 +88,25 @@ class ChatBatches:
 
 
 def load_examples(datasets: Sequence[str], seed: int, max_examples: int | None) -> list:
-    """Messages of the datasets together, in a seeded order, capped at `max_examples`."""
-    conversations = [m for dataset in datasets for _, m in read_chat_examples(dataset)]
+    """(dataset, example_id, messages) of the datasets together, seeded order, capped."""
+    conversations = [
+        (dataset, example_id, messages)
+        for dataset in datasets
+        for example_id, messages in read_chat_examples(dataset)
+    ]
     order = np.random.default_rng(seed).permutation(len(conversations))
     return [conversations[i] for i in order[:max_examples]]
 
 
 def _encode_all(tokenizer, conversations: list, max_len: int) -> list[tuple[list, list]]:
-    encoded = [encode_chat(tokenizer, messages, max_len) for messages in conversations]
+    encoded = []
+    for dataset, example_id, messages in conversations:
+        try:
+            encoded.append(encode_chat(tokenizer, messages, max_len))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"chat_examples dataset={dataset} example_id={example_id}: {exc}"
+            ) from None
     kept = [(ids, labels) for ids, labels in encoded if any(x != IGNORE_INDEX for x in labels[1:])]
     if len(kept) < len(encoded):
         log.info(

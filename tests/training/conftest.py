@@ -131,3 +131,9 @@ def small_tokenizer(demo_lake: Path, tmp_path: Path) -> Path:
 
     corpora = [*DEMO_WEB, "demo_code", "demo_curated"]
     return train_study_tokenizer(corpora, 512, tmp_path / "tokenizer", max_docs=80)
+
+
+@pytest.fixture
+def chat_writer(data_dir: Path):
+    """write_chat(dataset, conversations): a chat_examples leaf in this test's lake."""
+    return write_chat

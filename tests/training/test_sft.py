@@ -105,3 +105,20 @@ def test_sft_without_pretraining_or_chat_data_says_what_to_run(
         sft.run(RUN_ID)
     with pytest.raises(ValueError, match="model"):
         sft.run(RUN_ID, overrides=["model.n_layer=3"])
+
+
+def test_a_bad_chat_row_is_named_by_dataset_and_example(
+    small_tokenizer: Path, tiny_sets: dict, chat_writer
+) -> None:
+    pretrain.run(
+        "tiny",
+        "demo_minimal_65_25_10",
+        overrides={**tiny_sets, "train.max_steps": 1},
+        tokenizer=small_tokenizer,
+        show_progress=False,
+    )
+    good = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    bad = [{"role": "user", "content": "hi"}, {"role": "robot", "content": "beep"}]
+    chat_writer("lima", [good] * 8 + [bad])
+    with pytest.raises(ValueError, match=r"dataset=lima example_id=lima-8: .*role 'robot'"):
+        sft.run(RUN_ID, datasets=["lima"])
