@@ -145,10 +145,12 @@ def write_json_atomically(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def clear_stage(stage_dir: Path, env: distributed.DistEnv) -> None:
-    """`--overwrite`: rank 0 deletes the stage's checkpoints; every rank waits for it."""
-    if env.is_main and stage_dir.exists():
-        shutil.rmtree(stage_dir)
+def clear_stage(stage_dir: Path, leaves: list[Path], env: distributed.DistEnv) -> None:
+    """`--overwrite`: rank 0 deletes the stage's checkpoints and lake leaves; all ranks wait."""
+    if env.is_main:
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        for leaf in leaves:
+            leaf.unlink(missing_ok=True)
     distributed.barrier(env)
 
 
@@ -233,7 +235,7 @@ def run(
     resolved = {**the_plan.resolved(), "tokenizer_hash": tok_digest}
     digest = config_hash(resolved)
     if overwrite:
-        clear_stage(the_plan.stage_dir, env)
+        clear_stage(the_plan.stage_dir, the_plan.leaves()[1:], env)
     done = existing_final(the_plan.stage_dir, digest)
     distributed.barrier(env)  # every rank has looked before rank 0 writes anything
     if done is not None:

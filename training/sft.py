@@ -180,7 +180,11 @@ def run(
     digest = config_hash(resolved)
     stage_dir = lake.run_stage_dir(run_id, "sft")
     if overwrite:
-        clear_stage(stage_dir, env)
+        leaves = [
+            lake.training_metrics_path(parent["scale"], parent["mixture"], parent["seed"], "sft"),
+            lake.runs_path(run_id, "sft"),
+        ]
+        clear_stage(stage_dir, leaves, env)
     done = existing_final(stage_dir, digest)
     distributed.barrier(env)  # every rank has looked before rank 0 writes anything
     if done is not None:

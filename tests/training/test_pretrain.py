@@ -84,6 +84,8 @@ def test_rerun_is_a_noop_and_a_changed_config_is_refused(
     )
     assert redone.steps == 5
     assert not redone.skipped
+    runs = pq.read_table(lake.runs_path(RUN_ID, "pretrain"))
+    assert runs.column("checkpoint_step").to_pylist() == [5]
 
 
 def test_missing_corpus_names_the_ingest_command(train) -> None:
