@@ -51,3 +51,15 @@ def test_mfu_convention_reproduces_the_reference_figure() -> None:
     scale = load_config("scales", "240M")
     assert flops_per_token(scale, 4096) == pytest.approx(6 * 241_054_464 + 6 * 8 * 4096 * 2048)
     assert mfu(134_000, scale, 4096, PEAK_BF16_TFLOPS["H200"]) == pytest.approx(0.25, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["240M", "1B"])
+def test_paper_shapes_build_as_llama_with_the_formula_count(name: str) -> None:
+    import torch
+
+    scale = load_config("scales", name)
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        model = build_model(scale, seed=0)
+    assert count_parameters(model) == scale.n_params
+    assert model.config.head_dim * model.config.num_attention_heads == 2048
+    assert model.config.tie_word_embeddings
