@@ -193,6 +193,18 @@ def _save(name, model, raw_model, optimizer, source, run, st, env, elapsed, with
     return final_dir
 
 
+def _accumulate(model, env: distributed.DistEnv, fsdp: bool, last: bool):
+    """Skip the gradient all-reduce (DDP) or reduce-scatter (FSDP) until the last micro-batch."""
+    if not env.distributed or last:
+        if fsdp and env.distributed:
+            model.set_requires_gradient_sync(True)
+        return contextlib.nullcontext()
+    if fsdp:
+        model.set_requires_gradient_sync(False)
+        return contextlib.nullcontext()
+    return model.no_sync()
+
+
 def _micro_loss(model, micro, n_label_tokens: int, world_size: int, amp) -> torch.Tensor:
     """Backward one micro-batch; returns its summed token loss (detached).
 
@@ -259,8 +271,7 @@ def train(
             step_loss = torch.zeros((), dtype=torch.float64, device=env.device)
             for index, micro in enumerate(pieces):
                 micro = tuple(t.to(env.device) if t is not None else None for t in micro)
-                sync = index == len(pieces) - 1 or not env.distributed or settings.fsdp
-                context = contextlib.nullcontext() if sync else model.no_sync()
+                context = _accumulate(model, env, settings.fsdp, index == len(pieces) - 1)
                 with context:
                     step_loss += _micro_loss(forward, micro, n_label, env.world_size, amp)
             grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
