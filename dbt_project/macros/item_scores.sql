@@ -7,8 +7,9 @@
     `item_scores` (long: one row per leaf_key x item_key x length_normalization). With Z the sum of
     exp(s_k - max): confidence = 1 / Z, prob_gold = exp(s_gold - max) / Z,
     entropy = ln Z - sum(exp(s_k - max) (s_k - max)) / Z, brier = sum p_k^2 - 2 prob_gold + 1,
-    nll = ln Z + (max - s_gold). 'pmi' (logprob - logprob_uncond) exists only for items whose every
-    choice has logprob_uncond. -#}
+    nll = ln Z + (max - s_gold). A normalization exists for an item only when every choice has a
+    score under it: 'pmi' (logprob - logprob_uncond) needs logprob_uncond, per_token needs
+    n_tokens > 0 (imported harness logs carry no token counts: n_tokens = 0). -#}
 
 {% macro item_score_ctes(choices) -%}
     {%- set norms = ['none', 'per_token', 'per_char', 'per_byte', 'pmi'] -%}
@@ -33,8 +34,8 @@
             normalized.item_key,
             any_value(normalized.gold_index) as gold_index,
             count(*) as n_choices,
-            count(normalized.s_pmi) as n_pmi_choices,
             {%- for norm in norms %}
+            count(normalized.s_{{ norm }}) as n_scored_{{ norm }},
             max(normalized.s_{{ norm }}) as max_{{ norm }},
             max(normalized.s_{{ norm }}) filter (where normalized.is_gold) as gold_{{ norm }},
             max(normalized.s_{{ norm }}) filter (where not normalized.is_gold) as other_{{ norm }}{{ "," if not loop.last }}
@@ -95,9 +96,7 @@
             item_wide.e_{{ norm }} as e,
             item_wide.q_{{ norm }} as q
         from item_wide
-        {%- if norm == 'pmi' %}
-        where item_wide.n_pmi_choices = item_wide.n_choices
-        {%- endif %}
+        where item_wide.n_scored_{{ norm }} = item_wide.n_choices
         {{ "union all" if not loop.last }}
         {%- endfor %}
     ),

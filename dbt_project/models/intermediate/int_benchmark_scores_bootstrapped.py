@@ -14,6 +14,15 @@ import pyarrow as pa
 
 # Bump when the resampling or quantile rule changes: rows of older plans are recomputed.
 PLAN_VERSION = 1
+CI_COLUMNS = ["accuracy_ci_low", "accuracy_ci_high", "confidence_ci_low", "confidence_ci_high"]
+OUTPUT_COLUMNS = [
+    "leaf_fingerprint",
+    "length_normalization",
+    *CI_COLUMNS,
+    "bootstrap_seed",
+    "bootstrap_resamples",
+    "plan_version",
+]
 
 
 def resample_counts(seed, n, resamples):
@@ -58,11 +67,15 @@ def previous_rows(dbt, session, seed, resamples):
     if not exists:
         return None
     leaves = dbt.ref("int_prediction_leaves_resolved")  # noqa: F841 (replacement scan below)
-    return session.sql(
-        f"select * from {dbt.this} where bootstrap_seed = {seed}"
-        f" and bootstrap_resamples = {resamples} and plan_version = {PLAN_VERSION}"
-        " and leaf_fingerprint in (select leaf_fingerprint from leaves)"
-    ).to_arrow_table()
+    try:
+        return session.sql(
+            f"select {', '.join(OUTPUT_COLUMNS)} from {dbt.this}"
+            f" where bootstrap_seed = {seed} and bootstrap_resamples = {resamples}"
+            f" and plan_version = {PLAN_VERSION}"
+            " and leaf_fingerprint in (select leaf_fingerprint from leaves)"
+        ).to_arrow_table()
+    except Exception:  # an older layout of this table: recompute everything
+        return None
 
 
 def model(dbt, session):
@@ -77,8 +90,7 @@ def model(dbt, session):
     kept = previous_rows(dbt, session, seed, resamples)
     done = pa.array([], pa.uint64()) if kept is None else kept["leaf_fingerprint"]
     table = session.sql(
-        "select run_id, scale, mixture, seed, stage, benchmark, length_normalization, item_id,"
-        " is_correct, confidence, leaf_fingerprint,"
+        "select length_normalization, item_id, is_correct, confidence, leaf_fingerprint,"
         " hash(leaf_fingerprint, length_normalization) as group_hash from item_predictions"
         " where leaf_fingerprint not in (select unnest($done))"
         " order by leaf_fingerprint, length_normalization, item_id",
@@ -86,12 +98,12 @@ def model(dbt, session):
     ).to_arrow_table()
     starts, bounds = intervals(table, seed, resamples)
     heads = table.take(pa.array(starts, pa.int64()))
-    columns = ["run_id", "scale", "mixture", "seed", "stage", "benchmark", "length_normalization"]
-    out = {name: heads[name] for name in columns}
-    names = ["accuracy_ci_low", "accuracy_ci_high", "confidence_ci_low", "confidence_ci_high"]
-    for index, name in enumerate(names):
+    out = {
+        "leaf_fingerprint": heads["leaf_fingerprint"],
+        "length_normalization": heads["length_normalization"],
+    }
+    for index, name in enumerate(CI_COLUMNS):
         out[name] = pa.array(bounds[:, index], pa.float64(), from_pandas=True)
-    out["leaf_fingerprint"] = heads["leaf_fingerprint"]
     n = len(starts)
     out["bootstrap_seed"] = pa.array([seed] * n, pa.int64())
     out["bootstrap_resamples"] = pa.array([resamples] * n, pa.int64())

@@ -1,4 +1,7 @@
+{{ config(materialized='table') }}
 -- grain: one row per scale x mixture x seed x stage x benchmark at the run x stage's latest checkpoint
+-- A table, not a view: every incremental mart and its tests read it, and as a view each read
+-- would rescan the lake's partitions (720 files on the paper-size lake).
 -- A leaf is one lake partition of predictions. Marts use the latest checkpoint per run x stage
 -- (DESIGN §10); leaf_fingerprint changes whenever the leaf's file or its benchmark's items change,
 -- which is what incremental marts key on.
@@ -10,6 +13,10 @@ predictions as (
 
 items as (
     select * from {{ ref('int_benchmark_items_keyed') }}
+),
+
+item_results as (
+    select * from {{ ref('stg_lake__item_results') }}
 ),
 
 runs as (
@@ -32,6 +39,20 @@ partitions as (
         min(predictions.scored_at) as first_scored_at,
         max(predictions.scored_at) as last_scored_at
     from predictions
+    group by all
+    -- imported runs without per-choice log-probs (xstage import table); a leaf never has both
+    union all
+    select
+        item_results.scale,
+        item_results.mixture,
+        item_results.seed,
+        item_results.stage,
+        item_results.benchmark,
+        item_results.checkpoint_step,
+        count(*) as n_choice_rows,
+        min(item_results.imported_at) as first_scored_at,
+        max(item_results.imported_at) as last_scored_at
+    from item_results
     group by all
 ),
 

@@ -34,7 +34,17 @@ leaves as (
 ),
 
 scored as (
-    select item_predictions.*
+    select
+        item_predictions.leaf_fingerprint,
+        item_predictions.length_normalization,
+        item_predictions.is_correct,
+        item_predictions.n_tied_at_max,
+        item_predictions.confidence,
+        item_predictions.prob_gold,
+        item_predictions.margin,
+        item_predictions.entropy_nats,
+        item_predictions.brier,
+        item_predictions.nll
     from item_predictions
     semi join leaves on item_predictions.leaf_fingerprint = leaves.leaf_fingerprint
 ),

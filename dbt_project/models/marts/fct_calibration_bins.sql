@@ -22,7 +22,13 @@ leaves as (
 ),
 
 scored as (
-    select item_predictions.*
+    -- only the columns the bins need: window buffers carry every selected column
+    select
+        item_predictions.leaf_fingerprint,
+        item_predictions.length_normalization,
+        item_predictions.item_id,
+        item_predictions.confidence,
+        item_predictions.is_correct
     from item_predictions
     semi join leaves on item_predictions.leaf_fingerprint = leaves.leaf_fingerprint
     where item_predictions.confidence is not null
@@ -55,14 +61,7 @@ long as (
 
 aggregated as (
     select
-        long.run_id,
-        long.scale,
-        long.mixture,
-        long.unit,
-        long.seed,
-        long.stage,
-        long.benchmark,
-        long.category,
+        long.leaf_fingerprint,
         long.length_normalization,
         long.binning,
         long.bin_index,
@@ -71,21 +70,35 @@ aggregated as (
         count(*) as n_items,
         avg(long.confidence) as mean_confidence,
         avg(cast(long.is_correct as double)) as accuracy,
-        abs(avg(cast(long.is_correct as double)) - avg(long.confidence)) as abs_gap,
-        long.leaf_fingerprint
+        abs(avg(cast(long.is_correct as double)) - avg(long.confidence)) as abs_gap
     from long
     group by all
 ),
 
 final as (
     select
-        aggregated.* exclude (min_confidence, max_confidence, leaf_fingerprint),
+        leaves.run_id,
+        leaves.scale,
+        leaves.mixture,
+        leaves.unit,
+        leaves.seed,
+        leaves.stage,
+        leaves.benchmark,
+        leaves.category,
+        aggregated.length_normalization,
+        aggregated.binning,
+        aggregated.bin_index,
+        aggregated.n_items,
+        aggregated.mean_confidence,
+        aggregated.accuracy,
+        aggregated.abs_gap,
         case when aggregated.binning = 'equal_width_15' then aggregated.bin_index / 15.0
             else aggregated.min_confidence end as bin_lower,
         case when aggregated.binning = 'equal_width_15' then (aggregated.bin_index + 1) / 15.0
             else aggregated.max_confidence end as bin_upper,
         aggregated.leaf_fingerprint
     from aggregated
+    inner join leaves on aggregated.leaf_fingerprint = leaves.leaf_fingerprint
 )
 
 select * from final

@@ -79,6 +79,11 @@ final as (
     from item_scores
     inner join leaves on item_scores.leaf_key = leaves.leaf_key
     inner join items on item_scores.item_key = items.item_key
+    -- imported runs without per-choice log-probs: outcomes only (margin, entropy, ... NULL)
+    union all by name
+    select item_results_scored.*
+    from {{ ref('int_item_results_scored') }} as item_results_scored
+    semi join leaves on item_results_scored.leaf_fingerprint = leaves.leaf_fingerprint
 )
 
 select * from final
