@@ -76,6 +76,15 @@ def save(
     return final
 
 
+def load_model(checkpoint_dir: Path):
+    """The fp32 model of a checkpoint (weights as trained; no per-shard progress bars)."""
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    return AutoModelForCausalLM.from_pretrained(checkpoint_dir, dtype="float32")
+
+
 def read_meta(checkpoint_dir: Path) -> dict:
     """The meta.json of a checkpoint (checkpoint_step, n_tokens_seen, config_hash, ...)."""
     path = checkpoint_dir / META_FILE

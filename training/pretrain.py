@@ -254,9 +254,7 @@ def run(
         write_json_atomically(the_plan.stage_dir / "config.json", resolved)
     resume = checkpoint.latest_resumable(the_plan.stage_dir)
     if resume is not None:
-        from transformers import AutoModelForCausalLM
-
-        model = AutoModelForCausalLM.from_pretrained(resume, dtype="float32")
+        model = checkpoint.load_model(resume)
     else:
         model = build_model(sc, seed, tok.eos_token_id)
     sampler = _sampler(the_plan, tok, tok_digest)

@@ -155,8 +155,6 @@ def run(
     `datasets` (chat dataset ids) defaults to the recipe's. A finished SFT with the same
     config is a no-op; an interrupted one resumes from its last periodic checkpoint.
     """
-    from transformers import AutoModelForCausalLM
-
     from training.loop import StageRun, train
     from training.tokenizer import load_tokenizer, tokenizer_hash
 
@@ -212,7 +210,7 @@ def run(
         checkpoint.sweep_partial(stage_dir)
         write_json_atomically(stage_dir / "config.json", resolved)
     resume = checkpoint.latest_resumable(stage_dir)
-    model = AutoModelForCausalLM.from_pretrained(resume or parent_dir, dtype="float32")
+    model = checkpoint.load_model(resume or parent_dir)
     meta = {
         **{k: parent[k] for k in ("n_params", "n_params_nominal", "n_params_non_embedding")},
         "config_hash": digest,
