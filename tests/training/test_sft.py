@@ -122,3 +122,41 @@ def test_a_bad_chat_row_is_named_by_dataset_and_example(
     chat_writer("lima", [good] * 8 + [bad])
     with pytest.raises(ValueError, match=r"dataset=lima example_id=lima-8: .*role 'robot'"):
         sft.run(RUN_ID, datasets=["lima"])
+
+
+def test_sft_resumes_from_its_last_checkpoint_on_the_same_curve(
+    small_tokenizer: Path, tiny_sets: dict, chat_lake: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shutil
+
+    pretrain.run(
+        "tiny",
+        "demo_minimal_65_25_10",
+        overrides={**tiny_sets, "train.max_steps": 2},
+        tokenizer=small_tokenizer,
+        show_progress=False,
+    )
+    overrides = {
+        "max_seq_len": 96,
+        "global_batch_size": 4,
+        "micro_batch_size": 2,
+        "max_examples": 24,
+        "epochs": 2,
+        "checkpoint_every": 4,
+        "log_every": 1,
+    }
+    first = sft.run(RUN_ID, overrides=overrides, show_progress=False)
+    metrics_path = lake.training_metrics_path("tiny", "demo_minimal_65_25_10", 0, "sft")
+    expected = pq.read_table(metrics_path).column("loss").to_pylist()
+    stage_dir = lake.run_stage_dir(RUN_ID, "sft")
+    shutil.rmtree(stage_dir / "final")  # as if killed after the last periodic checkpoint
+    last = checkpoint.latest_resumable(stage_dir)
+    assert last is not None
+    with caplog.at_level("INFO", logger="training.loop"):
+        again = sft.run(RUN_ID, overrides=overrides, show_progress=False)
+    assert f"resuming {RUN_ID} sft from step {int(last.name.split('-')[1])}" in caplog.text
+    assert again.steps == first.steps
+    assert not again.skipped
+    assert pq.read_table(metrics_path).column("loss").to_pylist() == pytest.approx(
+        expected, rel=1e-6
+    )
