@@ -46,7 +46,7 @@ ranked as (
         + (count(*) over (partition by scale, benchmark, sft_value) - 1) / 2.0 as sft_rank
     from paired
 ),
-final as (
+correlated as (
     select
         scale,
         benchmark,
@@ -55,6 +55,11 @@ final as (
         case when $method = 'spearman' then corr(sft_rank, pt_rank) else corr(sft_value, pt_value) end as r
     from ranked
     group by scale, benchmark
+),
+final as (
+    -- DESIGN §10: r is NULL when n < 3 or a side has zero variance (DuckDB's corr gives NaN)
+    select scale, benchmark, category, n, case when n < 3 or isnan(r) then null else r end as r
+    from correlated
 )
 select * from final order by scale, benchmark
 """
