@@ -216,47 +216,18 @@ def run(
     """
     from training.loop import StageRun, train
     from training.model import build_model
-    from training.tokenizer import load_tokenizer, tokenizer_hash
 
     env = distributed.setup()
     the_plan = plan(scale, mixture, recipe, seed, overrides)
     sc, mix = the_plan.scale, the_plan.mixture
-    if tokenizer is None:
-        if env.is_main:
-            ensure_study_tokenizer(mix.study, sc.vocab_size)
-        distributed.barrier(env)
-        tokenizer = lake.tokenizer_dir(mix.study)
-    tok = load_tokenizer(tokenizer)
-    if len(tok) > sc.vocab_size:
-        raise ValueError(
-            f"tokenizer {tokenizer} has {len(tok)} tokens > vocab_size {sc.vocab_size}"
-        )
-    tok_digest = tokenizer_hash(tok)
+    tok, tok_digest = _tokenizer(tokenizer, mix.study, sc.vocab_size, env)
     resolved = {**the_plan.resolved(), "tokenizer_hash": tok_digest}
     digest = config_hash(resolved)
-    if overwrite:
-        clear_stage(the_plan.stage_dir, the_plan.leaves()[1:], env)
-    done = existing_final(the_plan.stage_dir, digest)
-    distributed.barrier(env)  # every rank has looked before rank 0 writes anything
+    done = start_stage(the_plan.stage_dir, the_plan.leaves()[1:], digest, resolved, overwrite, env)
     if done is not None:
-        return TrainResult(
-            the_plan.run_id,
-            "pretrain",
-            the_plan.stage_dir / checkpoint.FINAL,
-            done["checkpoint_step"],
-            done["n_tokens_seen"],
-            None,
-            done["wall_seconds"],
-            skipped=True,
-        )
-    if env.is_main:
-        checkpoint.sweep_partial(the_plan.stage_dir)
-        write_json_atomically(the_plan.stage_dir / "config.json", resolved)
+        return done_result(the_plan.run_id, "pretrain", the_plan.stage_dir, done)
     resume = checkpoint.latest_resumable(the_plan.stage_dir)
-    if resume is not None:
-        model = checkpoint.load_model(resume)
-    else:
-        model = build_model(sc, seed, tok.eos_token_id)
+    model = checkpoint.load_model(resume) if resume else build_model(sc, seed, tok.eos_token_id)
     sampler = _sampler(the_plan, tok, tok_digest)
     meta = {
         "config_hash": digest,
@@ -269,24 +240,68 @@ def run(
         "seq_len": the_plan.seq_len,
     }
     stage_run = StageRun(
-        "pretrain",
-        the_plan.run_id,
-        sc.scale,
-        mix.id,
-        seed,
-        the_plan.recipe.train,
-        the_plan.total_steps,
-        the_plan.stage_dir,
-        tok,
-        meta,
-        f"pretrain {the_plan.run_id}",
+        stage="pretrain",
+        run_id=the_plan.run_id,
+        scale=sc.scale,
+        mixture=mix.id,
+        seed=seed,
+        settings=the_plan.recipe.train,
+        total_steps=the_plan.total_steps,
+        stage_dir=the_plan.stage_dir,
+        tokenizer=tok,
+        meta=meta,
+        description=f"pretrain {the_plan.run_id}",
     )
     batches = MixtureBatches(sampler, the_plan.recipe.train.global_batch_size)
     result = train(model, batches, stage_run, env, resume, show_progress)
     log.info("mixture tokens drawn: %s", sampler.tokens_per_corpus())
+    return trained_result(the_plan.run_id, "pretrain", result)
+
+
+def _tokenizer(tokenizer: str | Path | None, study: str, vocab_size: int, env):
+    """(tokenizer, its hash): the given one, or the study's (trained by rank 0 on first use)."""
+    from training.tokenizer import load_tokenizer, tokenizer_hash
+
+    if tokenizer is None:
+        if env.is_main:
+            ensure_study_tokenizer(study, vocab_size)
+        distributed.barrier(env)
+        tokenizer = lake.tokenizer_dir(study)
+    tok = load_tokenizer(tokenizer)
+    if len(tok) > vocab_size:
+        raise ValueError(f"tokenizer {tokenizer} has {len(tok)} tokens > vocab_size {vocab_size}")
+    return tok, tokenizer_hash(tok)
+
+
+def start_stage(
+    stage_dir: Path, leaves: list[Path], digest: str, resolved: dict, overwrite: bool, env
+) -> dict | None:
+    """Clear on --overwrite; return the finished stage's meta (skip), else prepare to train.
+
+    Every rank looks before rank 0 sweeps temp dirs and writes the resolved config.json.
+    """
+    if overwrite:
+        clear_stage(stage_dir, leaves, env)
+    done = existing_final(stage_dir, digest)
+    distributed.barrier(env)
+    if done is None and env.is_main:
+        checkpoint.sweep_partial(stage_dir)
+        write_json_atomically(stage_dir / "config.json", resolved)
+    return done
+
+
+def done_result(run_id: str, stage: str, stage_dir: Path, meta: dict) -> TrainResult:
+    """The TrainResult of a stage found finished (nothing trained)."""
+    final = stage_dir / checkpoint.FINAL
+    steps, tokens, seconds = meta["checkpoint_step"], meta["n_tokens_seen"], meta["wall_seconds"]
+    return TrainResult(run_id, stage, final, steps, tokens, None, seconds, skipped=True)
+
+
+def trained_result(run_id: str, stage: str, result) -> TrainResult:
+    """The TrainResult of a stage trained now, from the loop's result."""
     return TrainResult(
-        the_plan.run_id,
-        "pretrain",
+        run_id,
+        stage,
         result.final_dir,
         result.steps,
         result.tokens_seen,

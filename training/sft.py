@@ -18,10 +18,10 @@ from training import checkpoint, distributed
 from training.lake_data import read_chat_examples
 from training.pretrain import (
     TrainResult,
-    clear_stage,
     default_recipe_id,
-    existing_final,
-    write_json_atomically,
+    done_result,
+    start_stage,
+    trained_result,
 )
 from training.resolve import Scalar, apply_overrides, config_hash
 from training.tokenizer import render_chat
@@ -117,6 +117,18 @@ def _encode_all(tokenizer, conversations: list, max_len: int) -> list[tuple[list
     return kept
 
 
+def _chat_batches(tokenizer, datasets: list[str], settings, seed: int, max_len: int) -> ChatBatches:
+    conversations = load_examples(datasets, seed, settings.max_examples)
+    examples = _encode_all(tokenizer, conversations, max_len)
+    batches = ChatBatches(examples, settings.global_batch_size, seed, tokenizer.pad_token_id)
+    if batches.steps_per_epoch < 1:
+        raise ValueError(
+            f"{len(examples)} usable examples < global_batch_size "
+            f"{settings.global_batch_size} in {datasets}"
+        )
+    return batches
+
+
 def _parent(run_id: str) -> tuple[Path, dict, ScaleConfig]:
     """The pretrained checkpoint of `run_id`, its meta and its resolved scale."""
     stage_dir = lake.run_stage_dir(run_id, "pretrain")
@@ -177,75 +189,41 @@ def run(
     }
     digest = config_hash(resolved)
     stage_dir = lake.run_stage_dir(run_id, "sft")
-    if overwrite:
-        leaves = [
-            lake.training_metrics_path(parent["scale"], parent["mixture"], parent["seed"], "sft"),
-            lake.runs_path(run_id, "sft"),
-        ]
-        clear_stage(stage_dir, leaves, env)
-    done = existing_final(stage_dir, digest)
-    distributed.barrier(env)  # every rank has looked before rank 0 writes anything
+    leaves = [
+        lake.training_metrics_path(parent["scale"], parent["mixture"], parent["seed"], "sft"),
+        lake.runs_path(run_id, "sft"),
+    ]
+    done = start_stage(stage_dir, leaves, digest, resolved, overwrite, env)
     if done is not None:
-        return TrainResult(
-            run_id,
-            "sft",
-            stage_dir / checkpoint.FINAL,
-            done["checkpoint_step"],
-            done["n_tokens_seen"],
-            None,
-            done["wall_seconds"],
-            skipped=True,
-        )
-    conversations = load_examples(datasets, parent["seed"], settings.max_examples)
-    examples = _encode_all(tokenizer, conversations, max_len)
-    batches = ChatBatches(
-        examples, settings.global_batch_size, parent["seed"], tokenizer.pad_token_id
-    )
-    if batches.steps_per_epoch < 1:
-        raise ValueError(
-            f"{len(examples)} usable examples < global_batch_size "
-            f"{settings.global_batch_size} in {datasets}"
-        )
-    if env.is_main:
-        checkpoint.sweep_partial(stage_dir)
-        write_json_atomically(stage_dir / "config.json", resolved)
+        return done_result(run_id, "sft", stage_dir, done)
+    batches = _chat_batches(tokenizer, datasets, settings, parent["seed"], max_len)
     resume = checkpoint.latest_resumable(stage_dir)
     model = checkpoint.load_model(resume or parent_dir)
     meta = {
         **{k: parent[k] for k in ("n_params", "n_params_nominal", "n_params_non_embedding")},
+        **{k: resolved[k] for k in ("tokenizer_hash", "datasets")},
         "config_hash": digest,
-        "tokenizer_hash": resolved["tokenizer_hash"],
         "recipe": recipe_cfg.id,
         "study": parent["study"],
         "seq_len": max_len,
-        "datasets": datasets,
-        "n_examples": len(examples),
+        "n_examples": len(batches.examples),
         "epochs": settings.epochs,
         "parent_checkpoint": str(parent_dir),
         "parent_sha256": parent["checkpoint_sha256"],
     }
     total = settings.epochs * batches.steps_per_epoch
     stage_run = StageRun(
-        "sft",
-        run_id,
-        parent["scale"],
-        parent["mixture"],
-        parent["seed"],
-        settings,
-        total,
-        stage_dir,
-        tokenizer,
-        meta,
-        f"sft {run_id}",
+        stage="sft",
+        run_id=run_id,
+        scale=parent["scale"],
+        mixture=parent["mixture"],
+        seed=parent["seed"],
+        settings=settings,
+        total_steps=total,
+        stage_dir=stage_dir,
+        tokenizer=tokenizer,
+        meta=meta,
+        description=f"sft {run_id}",
     )
     result = train(model, batches, stage_run, env, resume, show_progress)
-    return TrainResult(
-        run_id,
-        "sft",
-        result.final_dir,
-        result.steps,
-        result.tokens_seen,
-        result.final_loss,
-        result.wall_seconds,
-        skipped=False,
-    )
+    return trained_result(run_id, "sft", result)

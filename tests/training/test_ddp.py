@@ -1,4 +1,4 @@
-"""DDP for real on CPU: 2 gloo processes follow the 1-process loss curve at the same global batch."""
+"""DDP on CPU for real: 2 gloo processes follow the 1-process loss curve at one global batch."""
 
 from __future__ import annotations
 
