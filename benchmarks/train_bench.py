@@ -84,14 +84,26 @@ def bench(
     peak = _peak(device)
     flops = flops_per_token(scale, seq_len)
     return {
-        "scale": scale_id, "n_params": scale.n_params, "device": _device_name(device),
-        "threads": torch.get_num_threads(), "micro_batch": micro, "seq_len": seq_len,
-        "dtype": "bf16 autocast" if amp else "fp32", "compile": compile_model, "steps": steps,
+        "scale": scale_id,
+        "n_params": scale.n_params,
+        "device": _device_name(device),
+        "threads": torch.get_num_threads(),
+        "micro_batch": micro,
+        "seq_len": seq_len,
+        "dtype": "bf16 autocast" if amp else "fp32",
+        "compile": compile_model,
+        "steps": steps,
         "tokens_per_s": round(tokens_per_s, 1),
         "mfu": round(tokens_per_s * flops / (peak * 1e12), 4) if peak else None,
         "peak_tflops": peak,
-        "max_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if amp else None,
-    }  # fmt: skip
+        "max_memory_gib": _max_memory_gib(device),
+    }
+
+
+def _max_memory_gib(device: torch.device) -> float | None:
+    if device.type != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
 
 
 def _device_name(device: torch.device) -> str:
