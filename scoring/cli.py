@@ -38,6 +38,9 @@ def score(
     batch_tokens: Annotated[
         int | None, typer.Option(help="HF: padded tokens per forward (halves on OOM).")
     ] = None,
+    group_items: Annotated[
+        int, typer.Option(help="Items per scoring pass across benchmarks; leaves land per pass.")
+    ] = 4096,
     trust_remote_code: Annotated[
         bool, typer.Option(help="Allow model code from the model dir (off: never run it).")
     ] = False,
@@ -51,72 +54,30 @@ def score(
     """Write per-choice log-probs of one checkpoint for each benchmark (lake/predictions)."""
     from scoring.backends.base import ModelDirError
 
-    options = {"device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
+    common = {"benchmarks": benchmark, "backend": backend, "limit": limit, "overwrite": overwrite}
+    common |= {"group_items": group_items, "device": device, "dtype": dtype}
+    common |= {"trust_remote_code": trust_remote_code}
     if batch_tokens is not None:
-        options["batch_tokens"] = batch_tokens
+        common["batch_tokens"] = batch_tokens
+    if (run is None) == (model is None):
+        raise typer.BadParameter("give exactly one of --run RUN_ID or --model PATH")
+    if model is not None and run_id is None:
+        raise typer.BadParameter("--model needs --run-id NAME")
     try:
-        summary = _dispatch(
-            run,
-            model,
-            run_id,
-            scale,
-            unit,
-            stage,
-            checkpoint,
-            benchmark,
-            backend,
-            limit,
-            overwrite,
-            options,
-        )
+        if model is not None:
+            from scoring.external import score_model
+
+            summary = score_model(model, run_id, scale, unit, stage=stage, **common)
+        else:
+            from scoring.score import score_run
+
+            summary = score_run(run, stage, checkpoint=checkpoint, **common)
     except (ModelDirError, FileNotFoundError, ValueError) as exc:
         stdout.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     for leaf in summary.leaves:
-        stdout.print(
-            f"{leaf.status:8} {leaf.benchmark:20} {leaf.n_items:6d} items  {leaf.seconds:6.1f}s  {leaf.path}"
-        )
+        line = f"{leaf.status:8} {leaf.benchmark:20} {leaf.n_items:6d} items  {leaf.seconds:6.1f}s"
+        stdout.print(f"{line}  {leaf.path}", highlight=False, soft_wrap=True)
     stdout.print(
         f"{summary.n_written} leaves written in {summary.seconds:.1f}s ({summary.backend})"
     )
-
-
-def _dispatch(
-    run,
-    model,
-    run_id,
-    scale,
-    unit,
-    stage,
-    checkpoint,
-    benchmarks,
-    backend,
-    limit,
-    overwrite,
-    options,
-):
-    """Route to score_run (--run) or score_model (--model); exactly one must be given."""
-    if (run is None) == (model is None):
-        raise typer.BadParameter("give exactly one of --run RUN_ID or --model PATH")
-    if model is not None:
-        from scoring.external import score_model
-
-        if run_id is None:
-            raise typer.BadParameter("--model needs --run-id NAME")
-        return score_model(
-            model,
-            run_id,
-            scale,
-            unit,
-            0,
-            stage,
-            0,
-            benchmarks,
-            backend,
-            limit,
-            overwrite,
-            **options,
-        )
-    from scoring.score import score_run
-
-    return score_run(run, stage, benchmarks, backend, limit, overwrite, checkpoint, **options)

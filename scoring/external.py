@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from scoring.backends.base import TOKENIZER_FILES, check_model_dir
-from scoring.score import Checkpoint, ScoreSummary, score_checkpoint
+from scoring.score import GROUP_ITEMS, Checkpoint, ScoreSummary, score_checkpoint
 from xstage import lake
 from xstage.ids import check_run_id, check_scale, check_slug, check_stage
 from xstage.schemas import RUNS
@@ -119,6 +119,7 @@ def score_model(
     backend: str = "hf",
     limit: int | None = None,
     overwrite: bool = False,
+    group_items: int = GROUP_ITEMS,
     **backend_options: object,
 ) -> ScoreSummary:
     """Score an outside model dir filed as run `run_id` (unit = the `mixture` partition key).
@@ -132,7 +133,9 @@ def score_model(
     stage = str(check_stage(stage))
     path = check_model_dir(Path(model_dir))
     checkpoint = Checkpoint(path, scale, unit, seed, stage, checkpoint_step)
-    summary = score_checkpoint(checkpoint, benchmarks, backend, limit, overwrite, **backend_options)
+    summary = score_checkpoint(
+        checkpoint, benchmarks, backend, limit, overwrite, group_items, **backend_options
+    )
     runs_path = lake.runs_path(run_id, stage)
     if summary.n_written or not runs_path.exists():
         device = str(backend_options.get("device", "cpu"))

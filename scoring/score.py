@@ -237,12 +237,14 @@ def score_checkpoint(
     backend: str = "hf",
     limit: int | None = None,
     overwrite: bool = False,
+    group_items: int = GROUP_ITEMS,
     **backend_options: object,
 ) -> ScoreSummary:
     """Score every benchmark leaf of one checkpoint that is missing (all, with overwrite).
 
     The model loads once, and only if some leaf needs it: a rerun over finished leaves costs
-    a few stat calls. Benchmarks are scored together in groups of up to GROUP_ITEMS items.
+    a few stat calls. Benchmarks are scored together, a group at a time: a group closes once
+    it holds `group_items` items, and its leaves are written before the next group starts.
     """
     started = time.perf_counter()
     summary = ScoreSummary(checkpoint, backend=backend)
@@ -262,7 +264,7 @@ def score_checkpoint(
                 summary.leaves.append(LeafResult(name, path, "skipped"))
                 continue
             group.append(prepare_leaf(name, path, limit))
-            if sum(len(leaf.items) for leaf in group) >= GROUP_ITEMS:
+            if sum(len(leaf.items) for leaf in group) >= group_items:
                 engine = engine or load_backend(backend, checkpoint.path, **backend_options)
                 summary.leaves += score_leaves(engine, group, checkpoint.step)
                 group = []
@@ -284,6 +286,7 @@ def score_run(
     limit: int | None = None,
     overwrite: bool = False,
     checkpoint: str = "final",
+    group_items: int = GROUP_ITEMS,
     **backend_options: object,
 ) -> ScoreSummary:
     """Score a trained run's checkpoint `<data>/runs/<run_id>/<stage>/<checkpoint>/`.
@@ -296,7 +299,10 @@ def score_run(
         limit: score only the first N items in item_hash order (a content-seeded sample).
         overwrite: rewrite leaves that exist (otherwise they are skipped).
         checkpoint: `final` or a periodic `step-NNNNNNN` directory.
+        group_items: items per scoring pass across benchmarks (leaves are written per pass).
         **backend_options: device, dtype, trust_remote_code, batch_tokens.
     """
     found = resolve_checkpoint(run_id, stage, checkpoint)
-    return score_checkpoint(found, benchmarks, backend, limit, overwrite, **backend_options)
+    return score_checkpoint(
+        found, benchmarks, backend, limit, overwrite, group_items, **backend_options
+    )
