@@ -249,8 +249,10 @@ def run_accuracy(args: argparse.Namespace) -> dict:
             avg(norm_correct::int) as acc_norm, count(*) filter (where n_tied > 1) as n_tied_items
         from ranked group by all order by benchmark
     """
-    table = duckdb.execute(query, {"leaves": leaves}).pl()
-    return {"scale": args.scale, "unit": args.unit, "rows": table.to_dicts()}
+    result = duckdb.connect().execute(query, {"leaves": leaves})
+    columns = [column[0] for column in result.description]
+    rows = [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+    return {"scale": args.scale, "unit": args.unit, "rows": rows}
 
 
 def main() -> None:
