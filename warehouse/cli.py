@@ -1,6 +1,6 @@
 """`xstage build`: lake -> dbt (staging, intermediate, marts + tests) -> warehouse.duckdb.
 
-Used by: xstage build [--select SELECTOR ...] [--full-refresh].
+Used by: xstage build [--select SELECTOR ...] [--full-refresh] [--skip-tests].
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild incremental marts from scratch.")
     ] = False,
+    skip_tests: Annotated[
+        bool, typer.Option("--skip-tests", help="Models only: no data tests, no unit tests.")
+    ] = False,
 ) -> None:
     """Build warehouse.duckdb with dbt (models, data tests, unit tests); readers keep working."""
     from warehouse.build import BuildError
@@ -32,7 +35,7 @@ def build(
             bar.update(task, advance=1, description=f"dbt build: {name} {status}")
 
         try:
-            result = run_build(select or [], full_refresh, on_node)
+            result = run_build(select or [], full_refresh, on_node, skip_tests=skip_tests)
         except (BuildError, ConfigError) as exc:
             stdout.print(f"[red]build failed[/red]\n{exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None

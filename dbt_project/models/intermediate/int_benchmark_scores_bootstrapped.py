@@ -89,18 +89,26 @@ def model(dbt, session):
     item_predictions = dbt.ref("fct_item_predictions")  # noqa: F841 (replacement scan below)
     kept = previous_rows(dbt, session, seed, resamples)
     done = pa.array([], pa.uint64()) if kept is None else kept["leaf_fingerprint"]
+    # Only numbers cross into Python: the sort key stays in DuckDB, groups are told apart by
+    # group_hash and named afterwards from a small query.
+    pending = "leaf_fingerprint not in (select unnest($done))"
     table = session.sql(
-        "select length_normalization, item_id, is_correct, confidence, leaf_fingerprint,"
-        " hash(leaf_fingerprint, length_normalization) as group_hash from item_predictions"
-        " where leaf_fingerprint not in (select unnest($done))"
+        "select hash(leaf_fingerprint, length_normalization) as group_hash, is_correct, confidence"
+        f" from item_predictions where {pending}"
         " order by leaf_fingerprint, length_normalization, item_id",
         params={"done": done.to_pylist()},
     ).to_arrow_table()
+    names = session.sql(
+        "select distinct hash(leaf_fingerprint, length_normalization) as group_hash,"
+        f" leaf_fingerprint, length_normalization from item_predictions where {pending}",
+        params={"done": done.to_pylist()},
+    ).fetchall()
     starts, bounds = intervals(table, seed, resamples)
-    heads = table.take(pa.array(starts, pa.int64()))
+    by_hash = {row[0]: row[1:] for row in names}
+    heads = [by_hash[h] for h in table["group_hash"].to_numpy()[starts]] if len(starts) else []
     out = {
-        "leaf_fingerprint": heads["leaf_fingerprint"],
-        "length_normalization": heads["length_normalization"],
+        "leaf_fingerprint": pa.array([h[0] for h in heads], pa.uint64()),
+        "length_normalization": pa.array([h[1] for h in heads], pa.string()),
     }
     for index, name in enumerate(CI_COLUMNS):
         out[name] = pa.array(bounds[:, index], pa.float64(), from_pandas=True)
