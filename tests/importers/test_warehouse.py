@@ -1,0 +1,110 @@
+"""Imported runs through `xstage build`: the marts reproduce the harness's numbers and scipy's."""
+
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from importers.batch import RunKey
+from importers.lm_eval import import_lm_eval
+from importers.table import import_table
+from xstage import lake
+
+from .conftest import lm_eval_line, write_samples
+from .test_table import BENCHMARKS, FAMILIES, family_table
+
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]
+
+
+def build_and_query(sql: str) -> list[tuple]:
+    from warehouse.build import build
+
+    result = build()
+    with duckdb.connect(str(result.path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_warehouse_accuracy_per_task_equals_the_lm_eval_acc_mean(metabench_dir, data_dir):
+    import_lm_eval([metabench_dir], RunKey("pythia_14m", "pretrain", "14M", "pythia"))
+    rows = build_and_query(
+        "select benchmark, length_normalization, accuracy from marts.fct_benchmark_scores "
+        "where run_id = 'pythia_14m' and length_normalization in ('none', 'per_char')"
+    )
+    scores = {(benchmark, norm): accuracy for benchmark, norm, accuracy in rows}
+    for path in sorted(metabench_dir.glob("samples_*.jsonl.gz")):
+        task = path.name.removeprefix("samples_").split("_2024")[0]
+        with gzip.open(path, "rt") as handle:
+            lines = [json.loads(line) for line in handle]
+        acc = sum(line["acc"] for line in lines) / len(lines)
+        assert scores[(task, "none")] == pytest.approx(acc, abs=1e-12), task
+        if "acc_norm" in lines[0]:
+            acc_norm = sum(line["acc_norm"] for line in lines) / len(lines)
+            assert scores[(task, "per_char")] == pytest.approx(acc_norm, abs=1e-12), task
+    assert len({benchmark for benchmark, _ in scores}) == 5
+
+
+def family_logs(tmp_path: Path, seed: int = 3) -> dict[tuple[str, str, str], float]:
+    """lm-eval logs for 6 families x base/instruct x 3 benchmarks; return expected accuracies."""
+    rng = np.random.default_rng(seed)
+    expected = {}
+    for f, family in enumerate(FAMILIES):
+        for stage, shift in (("pretrain", 0.0), ("sft", 0.4)):
+            for benchmark in ("toy_a", "toy_b", "toy_c"):
+                lines, correct = [], 0
+                for i in range(30):
+                    gold = i % 4
+                    lls = rng.normal(-5.0, 1.0, size=4)
+                    lls[gold] += rng.normal(0.3 * f + shift, 1.0)
+                    lls = [float(np.round(ll, 2)) for ll in lls]  # rounding makes exact ties
+                    correct += int(np.argmax(lls)) == gold
+                    lines.append(
+                        lm_eval_line(i, f"{benchmark} question {i}", list("wxyz"), gold, lls)
+                    )
+                write_samples(tmp_path / family / stage, benchmark, lines)
+                expected[(family, stage, benchmark)] = correct / 30
+            run = RunKey(family, stage, "7B", family)
+            import_lm_eval([tmp_path / family / stage], run)
+    return expected
+
+
+def test_family_logs_give_cross_stage_transfer_equal_to_scipy(tmp_path, data_dir):
+    expected = family_logs(tmp_path)
+    rows = build_and_query(
+        "select benchmark, method, n, r, p_value from marts.fct_cross_stage_transfer "
+        "where scale = '7B' and metric = 'accuracy' and length_normalization = 'none'"
+    )
+    assert len(rows) == 6
+    for benchmark, method, n, r, p_value in rows:
+        pt = [expected[(family, "pretrain", benchmark)] for family in FAMILIES]
+        sft = [expected[(family, "sft", benchmark)] for family in FAMILIES]
+        reference = (stats.pearsonr if method == "pearson" else stats.spearmanr)(pt, sft)
+        assert n == len(FAMILIES)
+        assert r == pytest.approx(reference[0], abs=1e-9), (benchmark, method)
+        assert p_value == pytest.approx(reference[1], abs=1e-9), (benchmark, method)
+
+
+def test_family_table_gives_cross_stage_transfer_equal_to_scipy(tmp_path, data_dir):
+    frame = family_table()
+    path = tmp_path / "results.csv"
+    frame.write_csv(path)
+    import_table(path)
+    rows = build_and_query(
+        "select benchmark, method, n, r, p_value from marts.fct_cross_stage_transfer "
+        "where scale = '7B' and metric = 'accuracy' and length_normalization = 'none'"
+    )
+    assert len(rows) == 2 * len(BENCHMARKS)
+    accuracy = frame.group_by(["unit", "stage", "benchmark"]).agg(pl.col("is_correct").mean())
+    lookup = {(u, s, b): a for u, s, b, a in accuracy.iter_rows()}
+    for benchmark, method, n, r, p_value in rows:
+        pt = [lookup[(family, "pretrain", benchmark)] for family in FAMILIES]
+        sft = [lookup[(family, "sft", benchmark)] for family in FAMILIES]
+        reference = (stats.pearsonr if method == "pearson" else stats.spearmanr)(pt, sft)
+        assert n == len(FAMILIES)
+        assert r == pytest.approx(reference[0], abs=1e-9), (benchmark, method)
+        assert p_value == pytest.approx(reference[1], abs=1e-9), (benchmark, method)
+    assert lake.item_results_path("7B", "llama", 0, "sft", "piqa", 0).is_file()
