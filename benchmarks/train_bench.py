@@ -2,6 +2,9 @@
 plus MFU for the paper scales (240M, 1B) on a GPU.
 
 Used by: .venv/bin/python benchmarks/train_bench.py --device cpu            (tiny, small)
+         .venv/bin/python benchmarks/train_bench.py --demo-runs [--threads 1]  (whole demo runs:
+             pretrain + SFT per demo scale, in-process; needs the demo corpora and alpaca_gpt4
+             ingested under $XSTAGE_DATA_DIR)
          .venv/bin/python benchmarks/train_bench.py --device cuda --scale 240M --scale 1B
          [--compile] [--micro-batch N] [--seq-len 4096] [--out results.json]
 The step is the one training.loop runs: (bf16 autocast on CUDA) forward, fp32 log-softmax
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -112,6 +116,66 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+# (scale, pretrain overrides, SFT overrides): the recipes as written, then the demo study's.
+DEMO_RUNS = [
+    ("tiny", {}, {}),
+    ("small", {}, {}),
+    ("tiny", {"train_tokens": 102400, "checkpoint_every": 0}, {"max_examples": 96}),
+    ("small", {"train_tokens": 122880, "checkpoint_every": 0}, {"max_examples": 96}),
+]
+
+
+def demo_runs(mixture: str = "demo_quality_65_25_10") -> list[dict]:
+    """Wall and CPU seconds of whole pretrain and SFT runs, as `xstage run` makes them."""
+    import resource
+
+    from training import pretrain, sft
+    from training.tokenizer import train_study_tokenizer
+    from xstage import lake
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    tokenizer = train_study_tokenizer(
+        pretrain.study_corpora("demo"), 4096, lake.tokenizer_dir("demo")
+    )
+    results = []
+    for scale, pretrain_sets, sft_sets in DEMO_RUNS:
+        for stage in ("pretrain", "sft"):
+            wall, used = time.perf_counter(), cpu()
+            if stage == "pretrain":
+                result = pretrain.run(
+                    scale,
+                    mixture,
+                    overrides=pretrain_sets,
+                    tokenizer=tokenizer,
+                    overwrite=True,
+                    show_progress=False,
+                )
+            else:
+                result = sft.run(
+                    f"{scale}__{mixture}__seed0",
+                    overrides=sft_sets,
+                    overwrite=True,
+                    show_progress=False,
+                )
+            row = {
+                "scale": scale,
+                "stage": stage,
+                "overrides": pretrain_sets or sft_sets,
+                "steps": result.steps,
+                "tokens": result.tokens_seen,
+                "wall_s": round(time.perf_counter() - wall, 1),
+                "cpu_s": round(cpu() - used, 1),
+                "final_loss": round(result.final_loss, 3),
+                "threads": torch.get_num_threads(),
+            }
+            print(json.dumps(row), flush=True)
+            results.append(row)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -122,10 +186,16 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", help="also write the results as JSON here")
+    parser.add_argument("--demo-runs", action="store_true", help="time whole demo runs instead")
     args = parser.parse_args()
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.demo_runs:
+        results = demo_runs()
+        if args.out:
+            Path(args.out).write_text(json.dumps(results, indent=2))
+        return
     scales = args.scale or (["240M", "1B"] if device.type == "cuda" else ["tiny", "small"])
     results = []
     for scale in scales:
