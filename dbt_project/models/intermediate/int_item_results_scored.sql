@@ -47,15 +47,17 @@ final as (
         leaves.leaf_fingerprint
     from item_results
     inner join leaves
-        on item_results.scale = leaves.scale
-        and item_results.mixture = leaves.mixture
-        and item_results.seed = leaves.seed
-        and item_results.stage = leaves.stage
-        and item_results.benchmark = leaves.benchmark
-        and item_results.checkpoint_step = leaves.checkpoint_step
+        on
+            item_results.scale = leaves.scale
+            and item_results.mixture = leaves.mixture
+            and item_results.seed = leaves.seed
+            and item_results.stage = leaves.stage
+            and item_results.benchmark = leaves.benchmark
+            and item_results.checkpoint_step = leaves.checkpoint_step
     left join items
-        on item_results.benchmark = items.benchmark
-        and item_results.item_id = items.item_id
+        on
+            item_results.benchmark = items.benchmark
+            and item_results.item_id = items.item_id
     cross join normalizations
 )
 
