@@ -62,30 +62,35 @@ def grouped_bars(
     fig, axes = plt.subplots(
         1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False, layout="constrained"
     )
-    width = 0.8 / max(len(groups), 1)
     for ax, panel_value in zip(axes[0], panels, strict=True):
         rows = frame.filter(pl.col(panel) == panel_value) if frame.height else frame
         if not rows.height:
             _empty(ax)
             continue
-        for index, group_value in enumerate(groups):
-            cells = dict(rows.filter(pl.col(group) == group_value).select(x, value).iter_rows())
-            heights = [cells.get(label) for label in x_order]
-            positions = np.arange(len(x_order)) + (index - (len(groups) - 1) / 2) * width
-            ax.bar(
-                positions,
-                [np.nan if h is None else h for h in heights],
-                width,
-                label=str(group_value),
-                color=STAGE_COLORS.get(str(group_value), PALETTE[index % len(PALETTE)]),
-            )
-        ax.axhline(0, color="#333", linewidth=0.8)
-        ax.set_xticks(np.arange(len(x_order)), x_order, rotation=20)
+        _bars(ax, rows, x, group, value, x_order, groups)
         ax.set_ylim(*ylim)
         ax.set_ylabel(ylabel)
         ax.set_title((panel_titles or {}).get(str(panel_value), str(panel_value)))
         ax.legend(title=group, fontsize=8)
     return _save(fig, out_dir, name)
+
+
+def _bars(ax, rows: pl.DataFrame, x: str, group: str, value: str, x_order, groups) -> None:
+    """Grouped bars on one axis: one bar per group at each x label (NULL = no bar)."""
+    width = 0.8 / max(len(groups), 1)
+    for index, group_value in enumerate(groups):
+        cells = dict(rows.filter(pl.col(group) == group_value).select(x, value).iter_rows())
+        heights = [cells.get(label) for label in x_order]
+        positions = np.arange(len(x_order)) + (index - (len(groups) - 1) / 2) * width
+        ax.bar(
+            positions,
+            [np.nan if h is None else h for h in heights],
+            width,
+            label=str(group_value),
+            color=STAGE_COLORS.get(str(group_value), PALETTE[index % len(PALETTE)]),
+        )
+    ax.axhline(0, color="#333", linewidth=0.8)
+    ax.set_xticks(np.arange(len(x_order)), x_order, rotation=20)
 
 
 def heatmaps(
@@ -127,10 +132,7 @@ def heatmaps(
             continue
         rows = list(row_order or _ordered(frame[row].unique().to_list()))
         cols = list(col_order or _ordered(frame[col].unique().to_list()))
-        matrix = np.full((len(rows), len(cols)), np.nan)
-        for r_value, c_value, cell in frame.select(row, col, value).iter_rows():
-            if r_value in rows and c_value in cols and cell is not None:
-                matrix[rows.index(r_value), cols.index(c_value)] = cell
+        matrix = _matrix(frame.select(row, col, value), rows, cols)
         image = ax.imshow(matrix, vmin=vmin, vmax=vmax, cmap=cmap, aspect="auto")
         ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=8)
         ax.set_yticks(range(len(rows)), rows, fontsize=8)
@@ -141,6 +143,15 @@ def heatmaps(
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label=value)
     return _save(fig, out_dir, name)
+
+
+def _matrix(cells: pl.DataFrame, rows: list, cols: list) -> np.ndarray:
+    """(row, col, value) triples as a rows x cols array; missing or NULL cells are NaN."""
+    matrix = np.full((len(rows), len(cols)), np.nan)
+    for r_value, c_value, cell in cells.iter_rows():
+        if r_value in rows and c_value in cols and cell is not None:
+            matrix[rows.index(r_value), cols.index(c_value)] = cell
+    return matrix
 
 
 def reliability(

@@ -90,11 +90,16 @@ def transfer_section(context: Context) -> Section:
             )
         )
     )
+    body += _per_benchmark_transfer(context, norm)
+    return "transfer", "Cross-stage transfer (the paper's Figure 1)", body
+
+
+def _per_benchmark_transfer(context: Context, norm: str) -> str:
     table = data.cross_stage_transfer(context.con)
     columns = [c for c in ("scale", "category", "benchmark", "metric", "n", "r", "p_value",
                            "q_value", "ci_low", "ci_high") if c in table.columns]  # fmt: skip
     table = table.with_columns((pl.col("p_value") < 0.05).fill_null(False).alias("p_below_05"))
-    body += (
+    return (
         "<h3>Per benchmark: n, r, p and 95% CI</h3>"
         + H.source(
             ["marts.fct_cross_stage_transfer"],
@@ -108,7 +113,6 @@ def transfer_section(context: Context) -> Section:
             collapse_over=200,
         )
     )
-    return "transfer", "Cross-stage transfer (the paper's Figure 1)", body
 
 
 def coherence_section(context: Context) -> Section:

@@ -21,44 +21,28 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
 
+ONLY_HELP = "One step kind: ingest, tokenizer, pretrain (or train), sft, score, build, report."
+COMMANDS_HELP = "With --dry-run: each pending step as a shell command (torchrun for training)."
+
+
 def run(
     study: Annotated[str, STUDY_ARG],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and costs.")] = False,
-    only: Annotated[
-        str | None,
-        typer.Option(
-            "--only",
-            help="One step kind: ingest, tokenizer, pretrain "
-            "(or train), sft, score, build, report.",
-        ),
-    ] = None,
-    commands: Annotated[
-        bool,
-        typer.Option(
-            "--commands",
-            help="With --dry-run: print each pending step as a "
-            "shell command (torchrun for training), for a cluster scheduler.",
-        ),
-    ] = False,
+    only: Annotated[str | None, typer.Option("--only", help=ONLY_HELP)] = None,
+    commands: Annotated[bool, typer.Option("--commands", help=COMMANDS_HELP)] = False,
     nproc: Annotated[int, typer.Option("--nproc", help="GPUs per torchrun in --commands.")] = 8,
 ) -> None:
     """Run a study end to end (ingest -> ... -> report), skipping finished steps."""
     from xstage import pipeline, study_tables
-    from xstage.study_commands import command_lines
     from xstage.study_config import load_study
     from xstage.study_plan import plan_study
 
     try:
         config, path = load_study(study)
         plan = plan_study(config, path)
-        selected = plan.select(only)
-        if dry_run and commands:
-            pending = [step for step in selected if not step.done()]
-            stdout.print("\n".join(command_lines(pending, nproc)), highlight=False, soft_wrap=True)
-            return
         if dry_run:
-            stdout.print(study_tables.plan_table(plan, study_tables.plan_rows(selected)))
-            stdout.print(study_tables.pretrain_note(plan))
+            for part in study_tables.dry_run_output(plan, only, commands, nproc):
+                stdout.print(part, highlight=False, soft_wrap=commands)
             return
         outcomes = pipeline.run_study(plan, only)
     except (pipeline.StepError, ValueError) as exc:

@@ -118,6 +118,17 @@ def summary_table(rows: Sequence[dict], scales: Sequence[str], source: str) -> T
     return table
 
 
+def dry_run_output(plan: StudyPlan, only: str | None, commands: bool, nproc: int) -> list:
+    """What `--dry-run` prints: the plan table and cost note, or the pending steps' commands."""
+    from xstage.study_commands import command_lines
+
+    selected = plan.select(only)
+    if commands:
+        pending = [step for step in selected if not step.done()]
+        return ["\n".join(command_lines(pending, nproc))]
+    return [plan_table(plan, plan_rows(selected)), pretrain_note(plan)]
+
+
 def pretrain_note(plan: StudyPlan) -> str:
     """One sentence on what pretraining the whole grid costs (all runs, done or not)."""
     steps = plan.select("pretrain")
