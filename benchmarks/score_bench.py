@@ -147,9 +147,10 @@ def predictions(scores, requests) -> tuple[list[int], list[int]]:
 
 
 def timed(fn):
-    started = time.perf_counter()
+    """(result, wall seconds, process CPU seconds): on a shared box CPU time is the steadier."""
+    wall, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    return result, time.perf_counter() - started
+    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def run_speed(args: argparse.Namespace) -> dict:
@@ -196,10 +197,14 @@ def summarise(args, requests, results, times, n_tokens, engine_start) -> dict:
             for x, y in zip(scores, results["baseline"], strict=True)
             for a, b in zip(x, y, strict=True)
         ]
+        (wall, cpu), (base_wall, base_cpu) = times[name], times["baseline"]
         rows[name] = {
-            "seconds": round(times[name], 3),
-            "items_per_s": round(n_items / times[name], 2),
-            "ratio_vs_baseline": round(times["baseline"] / times[name], 2),
+            "wall_seconds": round(wall, 2),
+            "cpu_seconds": round(cpu, 2),
+            "items_per_s": round(n_items / wall, 2),
+            "items_per_cpu_s": round(n_items / cpu, 2),
+            "ratio_vs_baseline_wall": round(base_wall / wall, 2),
+            "ratio_vs_baseline_cpu": round(base_cpu / cpu, 2),
             "identical_raw_predictions": sum(
                 a == b for a, b in zip(raw, reference_raw, strict=True)
             ),
@@ -217,6 +222,7 @@ def summarise(args, requests, results, times, n_tokens, engine_start) -> dict:
         "dtype": args.dtype,
         "n_input_tokens_per_choice_layout": n_tokens,
         "torch_threads": torch.get_num_threads(),
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "vllm_engine_start_s": None if engine_start is None else round(engine_start, 1),
         "backends": rows,
     }
