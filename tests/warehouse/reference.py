@@ -70,8 +70,9 @@ def item_predictions(root: Path) -> dict:
     return out
 
 
-def benchmark_scores(predictions: dict, chance: dict) -> dict:
-    """{(scale, mixture, seed, stage, benchmark, norm): metric dict}."""
+def benchmark_scores(predictions: dict, chance: dict, primary: dict) -> dict:
+    """{(scale, mixture, seed, stage, benchmark, norm): metric dict}; bootstrap CIs only at the
+    benchmark's primary normalization."""
     groups: dict = defaultdict(list)
     for key, row in predictions.items():
         groups[(*key[:5], key[6])].append((key[5], row))
@@ -81,8 +82,9 @@ def benchmark_scores(predictions: dict, chance: dict) -> dict:
         ids = [item_id for item_id, _ in rows]
         conf = np.array([r["confidence"] for _, r in rows])
         correct = np.array([r["is_correct"] for _, r in rows], dtype=float)
-        acc_ci = metrics.bootstrap_ci(correct)
-        conf_ci = metrics.bootstrap_ci(conf)
+        is_primary = key[5] == primary[key[4]]
+        acc_ci = metrics.bootstrap_ci(correct) if is_primary else (None, None)
+        conf_ci = metrics.bootstrap_ci(conf) if is_primary else (None, None)
         accuracy = correct.mean()
         out[key] = {
             "n_items": len(rows),
@@ -203,12 +205,14 @@ def load_mixture_configs(config_dir: Path) -> dict:
     return out
 
 
-def load_chance(config_dir: Path) -> dict:
-    out = {}
+def load_benchmark_configs(config_dir: Path) -> tuple[dict, dict]:
+    """({benchmark: chance_accuracy}, {benchmark: primary_normalization})."""
+    chance, primary = {}, {}
     for path in sorted((config_dir / "benchmarks").glob("*.yaml")):
         data = yaml.safe_load(path.read_text())
-        out[data["id"]] = data["chance_accuracy"]
-    return out
+        chance[data["id"]] = data["chance_accuracy"]
+        primary[data["id"]] = data["primary_normalization"]
+    return chance, primary
 
 
 def mean_defined(values) -> tuple[int, float | None]:

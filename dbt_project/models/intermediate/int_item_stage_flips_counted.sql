@@ -26,15 +26,22 @@ pairs as (
 ),
 
 pretrain_items as (
-    select item_predictions.*
+    select
+        pairs.pair_fingerprint,
+        item_predictions.*
     from item_predictions
-    semi join pairs on item_predictions.leaf_fingerprint = pairs.leaf_fingerprint_pretrain
+    inner join pairs on item_predictions.leaf_fingerprint = pairs.leaf_fingerprint_pretrain
 ),
 
 sft_items as (
-    select item_predictions.*
+    select
+        pairs.pair_fingerprint,
+        item_predictions.item_id,
+        item_predictions.length_normalization,
+        item_predictions.is_correct,
+        item_predictions.prob_gold
     from item_predictions
-    semi join pairs on item_predictions.leaf_fingerprint = pairs.leaf_fingerprint_sft
+    inner join pairs on item_predictions.leaf_fingerprint = pairs.leaf_fingerprint_sft
 ),
 
 paired as (
@@ -46,20 +53,16 @@ paired as (
         pretrain.benchmark,
         pretrain.category,
         pretrain.length_normalization,
-        hash(pretrain.leaf_fingerprint, sft.leaf_fingerprint) as pair_fingerprint,
+        pretrain.pair_fingerprint,
         pretrain.is_correct as is_correct_pretrain,
         sft.is_correct as is_correct_sft,
         pretrain.prob_gold as prob_gold_pretrain,
         sft.prob_gold as prob_gold_sft
     from pretrain_items as pretrain
     inner join sft_items as sft
-        on pretrain.scale = sft.scale
-        and pretrain.mixture = sft.mixture
-        and pretrain.seed = sft.seed
-        and pretrain.benchmark = sft.benchmark
+        on pretrain.pair_fingerprint = sft.pair_fingerprint
         and pretrain.item_id = sft.item_id
         and pretrain.length_normalization = sft.length_normalization
-    where pretrain.stage = 'pretrain' and sft.stage = 'sft'
 ),
 
 aggregated as (
