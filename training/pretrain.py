@@ -131,10 +131,13 @@ def study_corpora(study: str) -> list[str]:
 
 
 def ensure_study_tokenizer(study: str, vocab_size: int) -> Path:
-    """The study's tokenizer dir, trained on first use from all the study's corpora."""
+    """The study's tokenizer dir as it is, or trained on first use from all its corpora."""
     from training.tokenizer import train_study_tokenizer
 
-    return train_study_tokenizer(study_corpora(study), vocab_size, lake.tokenizer_dir(study))
+    directory = lake.tokenizer_dir(study)
+    if (directory / "tokenizer.json").is_file():  # whoever trained it (xstage run, the CLI)
+        return directory
+    return train_study_tokenizer(study_corpora(study), vocab_size, directory)
 
 
 def write_json_atomically(path: Path, data: dict) -> None:
