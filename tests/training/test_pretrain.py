@@ -103,3 +103,22 @@ def test_bad_override_names_the_key() -> None:
     assert plan.scale.n_layer == 1
     assert plan.recipe.train.lr == 0.5
     assert plan.total_steps == 160_000 // (8 * 256)
+
+
+def test_without_a_tokenizer_the_study_one_is_trained_once_and_shipped(
+    demo_lake: Path, tiny_sets: dict
+) -> None:
+    from training.tokenizer import load_tokenizer, tokenizer_hash
+
+    sets = {**tiny_sets, "train.max_steps": 2}
+    result = pretrain.run("tiny", MIXTURE, overrides=sets, show_progress=False)
+    study_dir = lake.tokenizer_dir("demo")
+    study_tokenizer = load_tokenizer(study_dir)
+    assert len(study_tokenizer) <= 512  # trained at the scale's vocab_size
+    meta = checkpoint.read_meta(result.checkpoint_dir)
+    assert meta["tokenizer_hash"] == tokenizer_hash(study_tokenizer)
+    assert tokenizer_hash(load_tokenizer(result.checkpoint_dir)) == meta["tokenizer_hash"]
+    trained_at = (study_dir / "tokenizer.json").stat().st_mtime_ns
+    other = pretrain.run("tiny", "demo_quality_25_45_30", overrides=sets, show_progress=False)
+    assert checkpoint.read_meta(other.checkpoint_dir)["tokenizer_hash"] == meta["tokenizer_hash"]
+    assert (study_dir / "tokenizer.json").stat().st_mtime_ns == trained_at
