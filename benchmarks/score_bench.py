@@ -165,23 +165,27 @@ def run_speed(args: argparse.Namespace) -> dict:
     encoded = ours.encode(pairs)
     n_tokens = sum(len(c.context) + len(c.continuation) - 1 for item in encoded for c in item)
     results, times = {}, {}
-    for repeat in range(args.repeats):  # interleaved: the box is shared, take each one's best
-        results["hf"], t_ours = timed(lambda: ours.score(ours.encode(pairs)))
-        results["baseline"], t_base = timed(
-            lambda: baseline_scores(
-                ours.model, ours.encode(pairs), ours.batch_tokens, ours.max_length
-            )
-        )
-        times["hf"] = min(times.get("hf", t_ours), t_ours)
-        times["baseline"] = min(times.get("baseline", t_base), t_base)
-        print(f"repeat {repeat}: hf {t_ours:.2f}s baseline {t_base:.2f}s", flush=True)
+    runs = {
+        "hf": lambda: ours.score(ours.encode(pairs)),
+        "baseline": lambda: baseline_scores(
+            ours.model, ours.encode(pairs), ours.batch_tokens, ours.max_length
+        ),
+    }
+    for repeat in range(args.repeats):  # interleaved: the box is shared, keep each one's best
+        for name, run in runs.items():
+            results[name], wall, cpu = timed(run)
+            best = times.get(name, (wall, cpu))
+            times[name] = (min(best[0], wall), min(best[1], cpu))
+            print(f"repeat {repeat}: {name} wall {wall:.2f}s cpu {cpu:.2f}s", flush=True)
     engine_start = None
     if not args.skip_vllm:
         from scoring.backends.vllm import VLLMBackend
 
         ours.close()
-        engine, engine_start = timed(lambda: VLLMBackend(model_dir, dtype=args.dtype))
-        results["vllm"], times["vllm"] = timed(lambda: engine.score(engine.encode(pairs)))
+        engine, engine_start, _ = timed(lambda: VLLMBackend(model_dir, dtype=args.dtype))
+        results["vllm"], wall, cpu = timed(lambda: engine.score(engine.encode(pairs)))
+        times["vllm"] = (wall, cpu)
+        print(f"vllm wall {wall:.2f}s cpu {cpu:.2f}s", flush=True)
     return summarise(args, requests, results, times, n_tokens, engine_start)
 
 
