@@ -8,8 +8,8 @@ Used by: .venv/bin/python benchmarks/train_bench.py --device cpu            (tin
          .venv/bin/python benchmarks/train_bench.py --device cuda --scale 240M --scale 1B
          [--compile] [--micro-batch N] [--seq-len 4096] [--out results.json]
 The step is the one training.loop runs: (bf16 autocast on CUDA) forward, fp32 log-softmax
-cross-entropy, backward, gradient clipping, AdamW. Tokens are random ids (throughput does not
-depend on them). MFU = tokens/s x training.model.flops_per_token / the device's bf16 peak.
+cross-entropy (training.loop.token_loss_sum), backward, gradient clipping, AdamW. Tokens are
+random ids (throughput does not depend on them). MFU = tokens/s x training.model.flops_per_token / the device's bf16 peak.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from training.loop import make_optimizer
+from training.loop import make_optimizer, token_loss_sum
 from training.model import PEAK_BF16_TFLOPS, build_model, flops_per_token
 from xstage.config import RecipeConfig, load_config
 
@@ -44,9 +43,7 @@ def _step(model, optimizer, batch: torch.Tensor, amp: bool) -> float:
     )
     with context:
         logits = model(input_ids=batch).logits
-    loss = F.cross_entropy(
-        logits[:, :-1].float().reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1)
-    )
+    loss = token_loss_sum(logits, batch) / batch[:, 1:].numel()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()

@@ -205,6 +205,21 @@ def _accumulate(model, env: distributed.DistEnv, fsdp: bool, last: bool):
     return model.no_sync()
 
 
+def token_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Summed next-token cross-entropy in fp32; positions labelled IGNORE_INDEX carry none.
+
+    The labels are shifted, not the logits: slicing (B, S, V) logits would copy them (measured
+    ~30% of the loss's cost at vocab 4096 on CPU).
+    """
+    targets = F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
+    return F.cross_entropy(
+        logits.float().view(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+
+
 def _micro_loss(model, micro, n_label_tokens: int, world_size: int, amp) -> torch.Tensor:
     """Backward one micro-batch; returns its summed token loss (detached).
 
@@ -215,12 +230,7 @@ def _micro_loss(model, micro, n_label_tokens: int, world_size: int, amp) -> torc
     context = torch.autocast(input_ids.device.type, dtype=amp) if amp else contextlib.nullcontext()
     with context:
         logits = model(input_ids=input_ids, attention_mask=mask).logits
-    loss_sum = F.cross_entropy(
-        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-        labels[:, 1:].reshape(-1),
-        ignore_index=IGNORE_INDEX,
-        reduction="sum",
-    )
+    loss_sum = token_loss_sum(logits, labels)
     (loss_sum * (world_size / n_label_tokens)).backward()
     return loss_sum.detach()
 
