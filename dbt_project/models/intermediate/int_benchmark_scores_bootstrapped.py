@@ -1,6 +1,6 @@
-"""Item-bootstrap 95% CIs of accuracy and mean confidence per run x stage x benchmark, at the
-benchmark's primary normalization (DESIGN §10: other normalizations would cost 4-5x more).
+"""Item-bootstrap 95% CIs of accuracy and mean confidence at each benchmark's primary normalization.
 
+Other normalizations would cost 4-5x more (DESIGN §10 allows primary only).
 grain: one row per run_id x stage x benchmark (leaf) at its primary length_normalization.
 The resample plan is fixed by (bootstrap_seed, n_items): numpy
 default_rng([seed, n]).integers(0, n, size=(resamples, n)) indexes the group's items sorted by
