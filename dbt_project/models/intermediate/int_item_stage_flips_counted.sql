@@ -21,7 +21,7 @@ all_pairs as (
 pairs as (
     select * from all_pairs
     {%- if is_incremental() %}
-    where all_pairs.pair_fingerprint not in (select distinct pair_fingerprint from {{ this }})
+        where all_pairs.pair_fingerprint not in (select distinct pair_fingerprint from {{ this }})
     {%- endif %}
 ),
 
@@ -60,9 +60,10 @@ paired as (
         sft.prob_gold as prob_gold_sft
     from pretrain_items as pretrain
     inner join sft_items as sft
-        on pretrain.pair_fingerprint = sft.pair_fingerprint
-        and pretrain.item_id = sft.item_id
-        and pretrain.length_normalization = sft.length_normalization
+        on
+            pretrain.pair_fingerprint = sft.pair_fingerprint
+            and pretrain.item_id = sft.item_id
+            and pretrain.length_normalization = sft.length_normalization
 ),
 
 aggregated as (
@@ -91,7 +92,7 @@ aggregated as (
 
 final as (
     select
-        aggregated.* rename (n as n_prob_gold, r as r_prob_gold),
+        aggregated.* rename (aggregated.n as n_prob_gold, aggregated.r as r_prob_gold),
         {{ correlation_inference('aggregated.r', 'aggregated.n') }}
     from aggregated
 )

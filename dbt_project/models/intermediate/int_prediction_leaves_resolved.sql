@@ -111,8 +111,9 @@ final as (
         benchmarks.category,
         partitions.n_choice_rows,
         cast(row_number() over (
-            order by partitions.scale, partitions.mixture, partitions.seed, partitions.stage,
-            partitions.benchmark
+            order by
+                partitions.scale, partitions.mixture, partitions.seed, partitions.stage,
+                partitions.benchmark
         ) as integer) as leaf_key,
         hash(
             partitions.scale, partitions.mixture, partitions.seed, partitions.stage,
@@ -121,19 +122,21 @@ final as (
         ) as leaf_fingerprint
     from partitions
     inner join latest
-        on partitions.scale = latest.scale
-        and partitions.mixture = latest.mixture
-        and partitions.seed = latest.seed
-        and partitions.stage = latest.stage
-        and partitions.checkpoint_step = latest.checkpoint_step
+        on
+            partitions.scale = latest.scale
+            and partitions.mixture = latest.mixture
+            and partitions.seed = latest.seed
+            and partitions.stage = latest.stage
+            and partitions.checkpoint_step = latest.checkpoint_step
     left join item_versions on partitions.benchmark = item_versions.benchmark
     left join benchmarks on partitions.benchmark = benchmarks.benchmark
     left join run_rows
-        on partitions.scale = run_rows.scale
-        and partitions.mixture = run_rows.mixture
-        and partitions.seed = run_rows.seed
-        and partitions.stage = run_rows.stage
-        and partitions.checkpoint_step = run_rows.checkpoint_step
+        on
+            partitions.scale = run_rows.scale
+            and partitions.mixture = run_rows.mixture
+            and partitions.seed = run_rows.seed
+            and partitions.stage = run_rows.stage
+            and partitions.checkpoint_step = run_rows.checkpoint_step
 )
 
 select * from final

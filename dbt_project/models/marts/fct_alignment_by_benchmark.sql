@@ -26,8 +26,7 @@ inputs as (
 ) }},
 
 final as (
-    select
-        correlations.* rename (n as n_units, r as r_align)
+    select correlations.* rename (correlations.n as n_units, correlations.r as r_align)
     from correlations
 )
 

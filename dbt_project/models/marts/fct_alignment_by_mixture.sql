@@ -26,8 +26,7 @@ inputs as (
 ) }},
 
 final as (
-    select
-        correlations.* rename (n as n_benchmarks, r as r_align)
+    select correlations.* rename (correlations.n as n_benchmarks, correlations.r as r_align)
     from correlations
 )
 

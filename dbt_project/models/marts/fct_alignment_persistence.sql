@@ -17,10 +17,11 @@ paired as (
         sft.r_align as y
     from by_mixture as pretrain
     inner join by_mixture as sft
-        on pretrain.scale = sft.scale
-        and pretrain.unit = sft.unit
-        and pretrain.category = sft.category
-        and pretrain.length_normalization = sft.length_normalization
+        on
+            pretrain.scale = sft.scale
+            and pretrain.unit = sft.unit
+            and pretrain.category = sft.category
+            and pretrain.length_normalization = sft.length_normalization
     where pretrain.stage = 'pretrain' and sft.stage = 'sft'
 ),
 

@@ -25,12 +25,18 @@ paired as (
         side_b.value as y
     from unit_values as side_a
     inner join unit_values as side_b
-        on side_a.scale = side_b.scale
-        and side_a.unit = side_b.unit
-        and side_a.metric = side_b.metric
-        and side_a.length_normalization = side_b.length_normalization
-    where (side_a.stage = side_b.stage and side_a.benchmark < side_b.benchmark)
-        or (side_a.stage = 'pretrain' and side_b.stage = 'sft' and side_a.benchmark != side_b.benchmark)
+        on
+            side_a.scale = side_b.scale
+            and side_a.unit = side_b.unit
+            and side_a.metric = side_b.metric
+            and side_a.length_normalization = side_b.length_normalization
+    where
+        (side_a.stage = side_b.stage and side_a.benchmark < side_b.benchmark)
+        or (
+            side_a.stage = 'pretrain'
+            and side_b.stage = 'sft'
+            and side_a.benchmark != side_b.benchmark
+        )
 ),
 
 {{ correlation_ctes(

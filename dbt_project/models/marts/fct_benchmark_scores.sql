@@ -93,10 +93,13 @@ auroc as (
     select
         negatives_below.leaf_fingerprint,
         negatives_below.length_normalization,
-        case when sum(negatives_below.n_positive) > 0 and sum(negatives_below.n_negative) > 0
-            then sum(negatives_below.n_positive
-                * (negatives_below.n_negative_below + 0.5 * negatives_below.n_negative))
-            / (sum(negatives_below.n_positive) * sum(negatives_below.n_negative))
+        case
+            when sum(negatives_below.n_positive) > 0 and sum(negatives_below.n_negative) > 0
+                then sum(
+                    negatives_below.n_positive
+                    * (negatives_below.n_negative_below + 0.5 * negatives_below.n_negative)
+                )
+                / (sum(negatives_below.n_positive) * sum(negatives_below.n_negative))
         end as auroc_confidence
     from negatives_below
     group by all
@@ -163,14 +166,17 @@ final as (
     inner join leaves on aggregated.leaf_fingerprint = leaves.leaf_fingerprint
     left join benchmarks on leaves.benchmark = benchmarks.benchmark
     left join ece
-        on aggregated.leaf_fingerprint = ece.leaf_fingerprint
-        and aggregated.length_normalization = ece.length_normalization
+        on
+            aggregated.leaf_fingerprint = ece.leaf_fingerprint
+            and aggregated.length_normalization = ece.length_normalization
     left join auroc
-        on aggregated.leaf_fingerprint = auroc.leaf_fingerprint
-        and aggregated.length_normalization = auroc.length_normalization
+        on
+            aggregated.leaf_fingerprint = auroc.leaf_fingerprint
+            and aggregated.length_normalization = auroc.length_normalization
     left join bootstrapped
-        on aggregated.leaf_fingerprint = bootstrapped.leaf_fingerprint
-        and aggregated.length_normalization = bootstrapped.length_normalization
+        on
+            aggregated.leaf_fingerprint = bootstrapped.leaf_fingerprint
+            and aggregated.length_normalization = bootstrapped.length_normalization
 )
 
 select * from final

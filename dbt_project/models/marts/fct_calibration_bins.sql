@@ -92,10 +92,14 @@ final as (
         aggregated.mean_confidence,
         aggregated.accuracy,
         aggregated.abs_gap,
-        case when aggregated.binning = 'equal_width_15' then aggregated.bin_index / 15.0
-            else aggregated.min_confidence end as bin_lower,
-        case when aggregated.binning = 'equal_width_15' then (aggregated.bin_index + 1) / 15.0
-            else aggregated.max_confidence end as bin_upper,
+        case
+            when aggregated.binning = 'equal_width_15' then aggregated.bin_index / 15.0
+            else aggregated.min_confidence
+        end as bin_lower,
+        case
+            when aggregated.binning = 'equal_width_15' then (aggregated.bin_index + 1) / 15.0
+            else aggregated.max_confidence
+        end as bin_upper,
         aggregated.leaf_fingerprint
     from aggregated
     inner join leaves on aggregated.leaf_fingerprint = leaves.leaf_fingerprint

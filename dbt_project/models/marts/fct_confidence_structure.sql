@@ -20,12 +20,13 @@ paired as (
         sft.r as y
     from pair_correlations as pretrain
     inner join pair_correlations as sft
-        on pretrain.scale = sft.scale
-        and pretrain.metric = sft.metric
-        and pretrain.length_normalization = sft.length_normalization
-        and pretrain.method = sft.method
-        and pretrain.benchmark_a = sft.benchmark_a
-        and pretrain.benchmark_b = sft.benchmark_b
+        on
+            pretrain.scale = sft.scale
+            and pretrain.metric = sft.metric
+            and pretrain.length_normalization = sft.length_normalization
+            and pretrain.method = sft.method
+            and pretrain.benchmark_a = sft.benchmark_a
+            and pretrain.benchmark_b = sft.benchmark_b
     where pretrain.kind = 'pt_pt' and sft.kind = 'sft_sft'
 ),
 
@@ -36,8 +37,7 @@ paired as (
 ) }},
 
 final as (
-    select
-        correlations.* exclude (method) rename (entry_method as method, n as n_pairs)
+    select correlations.* exclude (method) rename (entry_method as method, n as n_pairs)
     from correlations
     where correlations.method = 'pearson'
 )

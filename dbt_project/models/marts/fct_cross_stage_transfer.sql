@@ -18,11 +18,12 @@ paired as (
         sft.value as y
     from unit_values as pretrain
     inner join unit_values as sft
-        on pretrain.scale = sft.scale
-        and pretrain.unit = sft.unit
-        and pretrain.benchmark = sft.benchmark
-        and pretrain.metric = sft.metric
-        and pretrain.length_normalization = sft.length_normalization
+        on
+            pretrain.scale = sft.scale
+            and pretrain.unit = sft.unit
+            and pretrain.benchmark = sft.benchmark
+            and pretrain.metric = sft.metric
+            and pretrain.length_normalization = sft.length_normalization
     where pretrain.stage = 'pretrain' and sft.stage = 'sft'
 ),
 

@@ -39,15 +39,17 @@ choices as (
         predictions.logprob_uncond
     from predictions
     inner join leaves
-        on predictions.scale = leaves.scale
-        and predictions.mixture = leaves.mixture
-        and predictions.seed = leaves.seed
-        and predictions.stage = leaves.stage
-        and predictions.benchmark = leaves.benchmark
-        and predictions.checkpoint_step = leaves.checkpoint_step
+        on
+            predictions.scale = leaves.scale
+            and predictions.mixture = leaves.mixture
+            and predictions.seed = leaves.seed
+            and predictions.stage = leaves.stage
+            and predictions.benchmark = leaves.benchmark
+            and predictions.checkpoint_step = leaves.checkpoint_step
     inner join items
-        on predictions.benchmark = items.benchmark
-        and predictions.item_id = items.item_id
+        on
+            predictions.benchmark = items.benchmark
+            and predictions.item_id = items.item_id
 ),
 
 {{ item_score_ctes('choices') }},

@@ -10,7 +10,7 @@ counted as (
 {{ bh_q_value_ctes('with_q', 'counted', ['length_normalization']) }},
 
 final as (
-    select with_q.* exclude (pair_fingerprint)
+    select with_q.* exclude (with_q.pair_fingerprint)
     from with_q
 )
 

@@ -12,14 +12,30 @@ unit_values as (
 ),
 
 benchmark_level as (
-    select scale, n_params_nominal, stage, unit, 'benchmark' as level, benchmark as subject,
-        metric, length_normalization, value
+    select
+        scale,
+        n_params_nominal,
+        stage,
+        unit,
+        'benchmark' as level,
+        benchmark as subject,
+        metric,
+        length_normalization,
+        value
     from unit_values
 ),
 
 category_level as (
-    select scale, max(n_params_nominal) as n_params_nominal, stage, unit, 'category' as level,
-        category as subject, metric, length_normalization, avg(value) as value
+    select
+        scale,
+        max(n_params_nominal) as n_params_nominal,
+        stage,
+        unit,
+        'category' as level,
+        category as subject,
+        metric,
+        length_normalization,
+        avg(value) as value
     from unit_values
     group by all
 ),
@@ -31,13 +47,17 @@ leveled as (
 ),
 
 scale_order as (
-    select scale, row_number() over (order by max(n_params_nominal) nulls first, scale) as scale_rank
+    select
+        scale,
+        row_number() over (order by max(n_params_nominal) nulls first, scale) as scale_rank
     from leveled
     group by scale
 ),
 
 ranked_values as (
-    select leveled.*, scale_order.scale_rank
+    select
+        leveled.*,
+        scale_order.scale_rank
     from leveled
     inner join scale_order on leveled.scale = scale_order.scale
     where leveled.value is not null
@@ -60,12 +80,14 @@ matched as (
         round(side_b.value, 12) as value_b
     from ranked_values as side_a
     inner join ranked_values as side_b
-        on side_a.unit = side_b.unit
-        and side_a.level = side_b.level
-        and side_a.subject = side_b.subject
-        and side_a.metric = side_b.metric
-        and side_a.length_normalization = side_b.length_normalization
-    where (side_a.scale = side_b.scale and side_a.stage = 'pretrain' and side_b.stage = 'sft')
+        on
+            side_a.unit = side_b.unit
+            and side_a.level = side_b.level
+            and side_a.subject = side_b.subject
+            and side_a.metric = side_b.metric
+            and side_a.length_normalization = side_b.length_normalization
+    where
+        (side_a.scale = side_b.scale and side_a.stage = 'pretrain' and side_b.stage = 'sft')
         or (side_a.scale_rank < side_b.scale_rank and side_a.stage = side_b.stage)
 ),
 
@@ -76,21 +98,22 @@ unit_pairs as (
         sign(first.value_b - second.value_b) as sign_b
     from matched as first
     inner join matched as second
-        on first.comparison = second.comparison
-        and first.scale_a = second.scale_a
-        and first.stage_a = second.stage_a
-        and first.scale_b = second.scale_b
-        and first.stage_b = second.stage_b
-        and first.level = second.level
-        and first.subject = second.subject
-        and first.metric = second.metric
-        and first.length_normalization = second.length_normalization
-        and first.unit < second.unit
+        on
+            first.comparison = second.comparison
+            and first.scale_a = second.scale_a
+            and first.stage_a = second.stage_a
+            and first.scale_b = second.scale_b
+            and first.stage_b = second.stage_b
+            and first.level = second.level
+            and first.subject = second.subject
+            and first.metric = second.metric
+            and first.length_normalization = second.length_normalization
+            and first.unit < second.unit
 ),
 
 counted as (
     select
-        unit_pairs.* exclude (sign_a, sign_b),
+        unit_pairs.* exclude (unit_pairs.sign_a, unit_pairs.sign_b),
         count(*) as n_pairs,
         count(*) filter (where unit_pairs.sign_a * unit_pairs.sign_b > 0) as n_concordant,
         count(*) filter (where unit_pairs.sign_a * unit_pairs.sign_b < 0) as n_discordant,
@@ -104,12 +127,17 @@ final as (
     select
         counted.*,
         cast((1 + sqrt(1 + 8 * counted.n_pairs)) / 2 as bigint) as n_units,
-        case when counted.n_concordant + counted.n_discordant > 0
-            then counted.n_concordant / (counted.n_concordant + counted.n_discordant)
+        case
+            when counted.n_concordant + counted.n_discordant > 0
+                then counted.n_concordant / (counted.n_concordant + counted.n_discordant)
         end as pairwise_agreement,
-        case when counted.n_pairs > counted.n_tied_a and counted.n_pairs > counted.n_tied_b
-            then (counted.n_concordant - counted.n_discordant)
-            / sqrt((counted.n_pairs - counted.n_tied_a) * (counted.n_pairs - counted.n_tied_b))
+        case
+            when counted.n_pairs > counted.n_tied_a and counted.n_pairs > counted.n_tied_b
+                then
+                    (counted.n_concordant - counted.n_discordant)
+                    / sqrt(
+                        (counted.n_pairs - counted.n_tied_a) * (counted.n_pairs - counted.n_tied_b)
+                    )
         end as kendall_tau
     from counted
 )

@@ -18,16 +18,34 @@ mixtures as (
 ),
 
 measures as (
-    select scale, stage, unit, 'accuracy' as measure, benchmark as subject,
-        length_normalization, accuracy as value
+    select
+        scale,
+        stage,
+        unit,
+        'accuracy' as measure,
+        benchmark as subject,
+        length_normalization,
+        accuracy as value
     from unit_scores
     union all
-    select scale, stage, unit, 'confidence' as measure, benchmark as subject,
-        length_normalization, confidence as value
+    select
+        scale,
+        stage,
+        unit,
+        'confidence' as measure,
+        benchmark as subject,
+        length_normalization,
+        confidence as value
     from unit_scores
     union all
-    select scale, stage, unit, 'r_align' as measure, category as subject,
-        length_normalization, r_align as value
+    select
+        scale,
+        stage,
+        unit,
+        'r_align' as measure,
+        category as subject,
+        length_normalization,
+        r_align as value
     from alignment
 ),
 
@@ -35,7 +53,8 @@ sourced as (
     select
         measures.*,
         mixtures.web_source,
-        concat_ws('/', mixtures.web_share, mixtures.code_share, mixtures.curated_share) as proportions
+        concat_ws('/', mixtures.web_share, mixtures.code_share, mixtures.curated_share)
+            as proportions
     from measures
     inner join mixtures on measures.unit = mixtures.mixture
     where measures.value is not null
@@ -54,12 +73,13 @@ matched as (
         source_b.value as value_b
     from sourced as source_a
     inner join sourced as source_b
-        on source_a.scale = source_b.scale
-        and source_a.stage = source_b.stage
-        and source_a.measure = source_b.measure
-        and source_a.subject = source_b.subject
-        and source_a.length_normalization = source_b.length_normalization
-        and source_a.proportions = source_b.proportions
+        on
+            source_a.scale = source_b.scale
+            and source_a.stage = source_b.stage
+            and source_a.measure = source_b.measure
+            and source_a.subject = source_b.subject
+            and source_a.length_normalization = source_b.length_normalization
+            and source_a.proportions = source_b.proportions
     where source_a.web_source < source_b.web_source
 ),
 
