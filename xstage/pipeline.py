@@ -26,7 +26,7 @@ from typing import Any
 
 from xstage import lake
 from xstage.config import load_config
-from xstage.study_plan import Step, StudyPlan
+from xstage.study_plan import Step, StudyPlan, limit_groups
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +120,14 @@ def _close_dbt_connections() -> None:
         manager.DuckDBConnectionManager.close_all_connections()
 
 
-def _score(run: str, stage: str, device: str, **options: Any) -> None:
+def _score(run: str, stage: str, device: str, limits: dict, **options: Any) -> None:
     if device == "auto":
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     options = {name: value for name, value in options.items() if value is not None}
-    resolve("score")(run, stage, device=device, **options)
+    for limit, benchmarks in limit_groups(limits):
+        resolve("score")(run, stage, benchmarks, device=device, limit=limit, **options)
 
 
 ADAPTERS: dict[str, Callable[..., Any]] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Iterable
 
-from xstage.study_plan import Step
+from xstage.study_plan import Step, limit_groups
 
 
 def _sets(section: str, overrides: dict) -> list[str]:
@@ -57,20 +57,23 @@ def _sft(kw: dict, nproc: int) -> list[str]:
     return [*_torchrun(nproc), "sft", "--run", kw["run"], *chats, *recipe]
 
 
-def _score(kw: dict, _: int) -> list[str]:
-    args = ["xstage", "score", "--run", kw["run"], "--stage", kw["stage"]]
-    args += [arg for benchmark in kw["benchmarks"] for arg in ("--benchmark", benchmark)]
-    args += ["--backend", kw["backend"], "--dtype", kw["dtype"]]
-    if kw["device"] != "auto":  # the CLI has no auto: it defaults to cpu
-        args += ["--device", kw["device"]]
-    if kw.get("limit"):
-        args += ["--limit", str(kw["limit"])]
-    if kw.get("batch_tokens"):
-        args += ["--batch-tokens", str(kw["batch_tokens"])]
-    return args
+def _score(kw: dict, _: int) -> list[list[str]]:
+    commands = []
+    for limit, benchmarks in limit_groups(kw["limits"]):
+        args = ["xstage", "score", "--run", kw["run"], "--stage", kw["stage"]]
+        args += [arg for benchmark in benchmarks for arg in ("--benchmark", benchmark)]
+        args += ["--backend", kw["backend"], "--dtype", kw["dtype"]]
+        if kw["device"] != "auto":  # the CLI has no auto: it defaults to cpu
+            args += ["--device", kw["device"]]
+        if limit:
+            args += ["--limit", str(limit)]
+        if kw.get("batch_tokens"):
+            args += ["--batch-tokens", str(kw["batch_tokens"])]
+        commands.append(args)
+    return commands
 
 
-COMMANDS: dict[str, Callable[[dict, int], list[str]]] = {
+COMMANDS: dict[str, Callable[[dict, int], list]] = {
     "ingest_benchmark": _ingest_benchmark,
     "ingest_corpus": _ingest_corpus,
     "ingest_chat": _ingest_chat,
@@ -84,8 +87,13 @@ COMMANDS: dict[str, Callable[[dict, int], list[str]]] = {
 
 
 def step_command(step: Step, nproc: int = 8) -> str:
-    """The shell command equivalent to `step` (torchrun with `nproc` processes for training)."""
-    return shlex.join(COMMANDS[step.target](step.kwargs, nproc))
+    """The shell command equivalent to `step` (torchrun with `nproc` processes for training).
+
+    A scoring step with several sample sizes is one command per size, joined with `&&`.
+    """
+    words = COMMANDS[step.target](step.kwargs, nproc)
+    commands = words if words and isinstance(words[0], list) else [words]
+    return " && ".join(shlex.join(command) for command in commands)
 
 
 def command_lines(steps: Iterable[Step], nproc: int = 8) -> list[str]:

@@ -126,6 +126,9 @@ class StudyConfig(StrictModel):
     items_per_benchmark: int | None = Field(None, gt=0)
     """Items scored per benchmark: the first N in item_hash order, a content-seeded sample
     (not the first N rows, since several sources are ordered by type); None = all."""
+    items_per_benchmark_overrides: dict[str, int] = Field(default_factory=dict)
+    """Per-benchmark sample sizes that replace items_per_benchmark (cheap, short benchmarks
+    can afford more items, which gives their chance tests more power)."""
     sft_datasets: list[str] = Field(default_factory=list)
     """Chat dataset ids under configs/chat/ (e.g. `tulu_v2_mix`); needed when `sft` is a stage."""
     max_chat_examples: int | None = Field(None, gt=0)
@@ -176,11 +179,21 @@ class StudyConfig(StrictModel):
             resolved_recipe(recipes, "sft")
         return value
 
+    def items_for(self, benchmark: str) -> int | None:
+        """Items scored on `benchmark` (None = all of them)."""
+        return self.items_per_benchmark_overrides.get(benchmark, self.items_per_benchmark)
+
     @model_validator(mode="after")
     def _grid_is_complete(self) -> StudyConfig:
         missing = [scale for scale in self.scales if scale not in self.recipes]
         if missing:
             raise ValueError(f"recipes: no recipes for scales {missing}")
+        unknown = sorted(set(self.items_per_benchmark_overrides) - set(self.benchmarks))
+        if unknown or any(n <= 0 for n in self.items_per_benchmark_overrides.values()):
+            raise ValueError(
+                f"items_per_benchmark_overrides: {unknown or 'a size'} must name benchmarks of "
+                "the study with positive sizes"
+            )
         if Stage.SFT in self.stages and not self.sft_datasets:
             raise ValueError("sft_datasets: stage 'sft' needs at least one chat dataset")
         if Stage.SFT in self.stages and Stage.PRETRAIN not in self.stages:

@@ -213,12 +213,11 @@ def _score_step(study: StudyConfig, stage: str, scale: str, mixture: str, seed: 
     kwargs = {
         "run": rid,
         "stage": stage,
-        "benchmarks": list(study.benchmarks),
+        "limits": {benchmark: study.items_for(benchmark) for benchmark in study.benchmarks},
         "backend": options.backend,
         "device": options.device,
         "dtype": options.dtype,
         "batch_tokens": options.batch_tokens,
-        "limit": study.items_per_benchmark,
     }
     return Step(
         "score",
@@ -252,10 +251,18 @@ def _report_step(study: StudyConfig) -> Step:
     return Step("report", f"report {study.id}", "report", {"study": study.id}, done)
 
 
+def limit_groups(limits: dict[str, int | None]) -> list[tuple[int | None, list[str]]]:
+    """Benchmarks grouped by sample size, in first-seen order: one scoring call per group."""
+    groups: dict[int | None, list[str]] = {}
+    for benchmark, limit in limits.items():
+        groups.setdefault(limit, []).append(benchmark)
+    return list(groups.items())
+
+
 def _items_of(study: StudyConfig, benchmark: str) -> int:
     """Items a checkpoint scores on `benchmark`: the sample size, else the ingested count."""
-    if study.items_per_benchmark is not None:
-        return study.items_per_benchmark
+    if study.items_for(benchmark) is not None:
+        return study.items_for(benchmark)
     path = lake.benchmark_items_path(benchmark)
     if path.is_file():
         import pyarrow.parquet as pq

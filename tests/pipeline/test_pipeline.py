@@ -18,6 +18,7 @@ def mini_plan(tmp_path):
         "benchmarks": ["copa", "cb", "qqp"],
         "max_docs_per_corpus": 20,
         "max_chat_examples": 10,
+        "items_per_benchmark_overrides": {},
     }
     data["recipes"].pop("small")
     path = tmp_path / "mini.yaml"

@@ -38,6 +38,7 @@ def write_mini_study(tmp_path: Path) -> Path:
         "mixtures": MIXTURES,
         "benchmarks": ["copa", "rte", "cb"],
         "items_per_benchmark": 12,
+        "items_per_benchmark_overrides": {"copa": 16},
         "max_chat_examples": 32,
         "tokenizer": {"vocab_size": 512, "max_docs": 40},
         "recipes": {

@@ -109,3 +109,15 @@ def test_stem_must_equal_id(tmp_path):
 def test_unknown_key_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="field 'n_gpus'"):
         load_study(str(write_study(tmp_path, n_gpus=8)))
+
+
+def test_item_sample_overrides_must_name_study_benchmarks(tmp_path):
+    path = write_study(tmp_path, items_per_benchmark_overrides={"sciq": 10})
+    with pytest.raises(ConfigError, match="items_per_benchmark_overrides: \\['sciq'\\]"):
+        load_study(str(path))
+
+
+def test_items_for_prefers_the_override():
+    demo, _ = load_study("demo")
+    assert demo.items_for("wsc") == 104
+    assert demo.items_for("boolq") == demo.items_per_benchmark == 50

@@ -129,3 +129,13 @@ def test_summary_table_puts_all_last_and_scales_in_given_order():
     assert text.index("│ nli") < text.index("│ science") < text.index("│ all ")
     assert "-0.25" in text
     assert "+0.50" in text
+
+
+def test_score_steps_group_benchmarks_by_sample_size(demo_plan):
+    from xstage.study_plan import limit_groups
+
+    step = demo_plan.select("score")[0]
+    groups = dict(limit_groups(step.kwargs["limits"]))
+    assert groups[104] == ["wsc"]
+    assert "boolq" in groups[50]
+    assert sum(len(names) for names in groups.values()) == 17
