@@ -12,6 +12,11 @@ from warehouse import report_figures as figs
 from warehouse import report_html as H
 from warehouse.report_sections import Context, Section, tidy
 
+CHANCE_COLUMNS = [
+    "scale", "category", "benchmark", "n_items", "chance_accuracy", "majority_baseline",
+    "mean_accuracy", "best_accuracy", "n_above_chance", "n_models", "best_p_binomial",
+]  # fmt: skip
+
 
 def chance_verdict(context: Context) -> str:
     """The banner: how many pretrained models beat chance, with the test named."""
@@ -60,7 +65,9 @@ def above_chance_section(context: Context) -> Section:
             "p from scipy.stats.binomtest",
         )
         + H.table(
-            tidy(summary, context.scales, ["category", "benchmark"]), highlight="any_above_chance"
+            tidy(summary, context.scales, ["category", "benchmark"]),
+            [c for c in CHANCE_COLUMNS if c in summary.columns],
+            highlight="any_above_chance",
         )
     )
     return "chance", "Which pretrained models beat chance", body
