@@ -38,6 +38,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project/models --processes 1
 
 format: setup
 	$(BIN)/ruff format .
