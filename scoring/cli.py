@@ -46,7 +46,10 @@ def score(
     ] = False,
     model: Annotated[Path | None, typer.Option(help="An outside HF model dir.")] = None,
     run_id: Annotated[str | None, typer.Option(help="Run id to file --model under.")] = None,
-    scale: Annotated[str, typer.Option(help="Scale label for --model, e.g. 135M.")] = "tiny",
+    scale: Annotated[
+        str | None,
+        typer.Option(help="Scale label for --model (default: from its parameter count)."),
+    ] = None,
     unit: Annotated[
         str | None, typer.Option(help="Correlation unit for --model (default: run id).")
     ] = None,

@@ -63,6 +63,16 @@ def nominal_params(scale: str) -> int | None:
     return int(match.group(1)) * SCALE_UNITS[match.group(2)] if match else None
 
 
+def scale_label(n_params: int | None) -> str:
+    """A scale name from a parameter count: 134.5M -> `135M`, 1.2B -> `1B`, 0.9M -> `900K`."""
+    if not n_params:
+        raise ValueError("cannot infer --scale: no safetensors weights to count; pass --scale")
+    for suffix in ("B", "M", "K"):
+        if n_params >= SCALE_UNITS[suffix]:
+            return f"{round(n_params / SCALE_UNITS[suffix])}{suffix}"
+    return "1K"
+
+
 def git_sha() -> str | None:
     """The xstage checkout's commit, when it is a git checkout."""
     try:
@@ -110,7 +120,7 @@ def runs_row(checkpoint: Checkpoint, run_id: str, device: str, wall_seconds: flo
 def score_model(
     model_dir: Path,
     run_id: str,
-    scale: str,
+    scale: str | None = None,
     unit: str | None = None,
     seed: int = 0,
     stage: str = "pretrain",
@@ -124,14 +134,16 @@ def score_model(
 ) -> ScoreSummary:
     """Score an outside model dir filed as run `run_id` (unit = the `mixture` partition key).
 
+    Without `scale` the label comes from the parameter count (SmolLM2-135M -> `135M`).
+
     Writes lake/runs/part-<run_id>__<stage>.parquet when a leaf was written or the row is
     missing; leaves that exist are skipped unless `overwrite`.
     """
     check_run_id(run_id, "run_id")
-    check_scale(scale, "scale")
     unit = check_slug(unit or run_id, "unit")
     stage = str(check_stage(stage))
     path = check_model_dir(Path(model_dir))
+    scale = check_scale(scale or scale_label(count_parameters(path)), "scale")
     checkpoint = Checkpoint(path, scale, unit, seed, stage, checkpoint_step)
     summary = score_checkpoint(
         checkpoint, benchmarks, backend, limit, overwrite, group_items, **backend_options

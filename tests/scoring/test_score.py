@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from scoring.external import score_model
+from scoring.external import scale_label, score_model
 from scoring.score import resolve_checkpoint, score_run
 from xstage import lake
 from xstage.cli import app
@@ -123,6 +123,17 @@ def test_score_model_files_an_outside_model_with_a_runs_row(tiny_model_dir, toy_
     assert len(row["tokenizer_hash"]) == 64
 
 
+def test_scale_label_comes_from_the_parameter_count():
+    assert [scale_label(n) for n in (134_515_008, 1_150_000_000, 388_992, 3_150_000)] == [
+        "135M",
+        "1B",
+        "389K",
+        "3M",
+    ]
+    with pytest.raises(ValueError, match="pass --scale"):
+        scale_label(None)
+
+
 def test_cli_scores_a_model_dir_and_reports_bad_dirs(tiny_model_dir, toy_lake, tmp_path):
     runner = CliRunner()
     result = runner.invoke(
@@ -141,6 +152,7 @@ def test_cli_scores_a_model_dir_and_reports_bad_dirs(tiny_model_dir, toy_lake, t
     )
     assert result.exit_code == 0, result.output
     assert "1 leaves written" in result.output
+    assert "scale=389K" in result.output  # no --scale: the label comes from the parameter count
     result = runner.invoke(app, ["score", "--model", str(tmp_path / "missing"), "--run-id", "x"])
     assert result.exit_code == 1
     assert "model directory does not exist" in result.output
