@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,7 +31,29 @@ def test_schemas_are_exactly_staging_intermediate_marts(built_lake: BuiltLake) -
     counts = built_lake.result.counts
     assert counts["model"] >= 30
     assert counts["unit_test"] >= 6
-    assert counts["test"] >= 300
+    assert counts["test"] >= counts["model"]
+
+
+def test_every_model_checks_its_primary_key_and_columns(built_lake: BuiltLake) -> None:
+    """Each model has one row_checks test: its primary key plus not-null/range/value checks."""
+    manifest = json.loads(
+        (lake.dbt_work_dir(built_lake.root) / "target" / "manifest.json").read_text()
+    )
+    checks = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test" and node["test_metadata"]["name"] == "row_checks":
+            checks[node["attached_node"]] = node["test_metadata"]["kwargs"]
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) >= 30
+    for model in models:
+        kwargs = checks[model["unique_id"]]
+        assert kwargs["unique_key"], model["name"]
+        assert kwargs.get("not_null"), model["name"]
+    n_checks = sum(
+        len(k.get("not_null", [])) + len(k.get("accepted_values", {})) + len(k.get("between", {}))
+        + len(k.get("expressions", [])) + 1 for k in checks.values()
+    )  # fmt: skip
+    assert n_checks >= 360
 
 
 def test_missing_optional_tables_build_empty(built_lake: BuiltLake) -> None:
@@ -125,9 +148,7 @@ def test_failed_build_keeps_the_old_warehouse(tmp_path: Path) -> None:
     items = lake.read_table(lake.benchmark_items_path("cs_one", root))
     lake.write_parquet(items.slice(0, 1), lake.benchmark_items_path("cs_one", root).with_name(
         "part-1.parquet"), schemas.BENCHMARK_ITEMS)  # fmt: skip
-    with pytest.raises(
-        warehouse_build.BuildError, match="unique_combination_stg_lake__benchmark_items"
-    ):
+    with pytest.raises(warehouse_build.BuildError, match="row_checks_stg_lake__benchmark_items"):
         warehouse_build.build(full_refresh=True, root=root)
     assert target.read_bytes() == b"previous warehouse"
     assert [p.name for p in root.iterdir() if p.name.startswith(".warehouse")] == []

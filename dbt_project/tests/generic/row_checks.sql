@@ -1,0 +1,81 @@
+{#- Every data test of one model in (at most) two scans instead of one query per check: the
+    primary key (`unique_key`, a list of columns: no two rows share it, as `unique_combination`), and in a
+    single pass over the rows `not_null` (columns), `accepted_values` ({column: [values]}; NULL
+    passes, as in dbt's accepted_values), `between` ({column: [min, max]}; NULL passes, `tolerance`
+    absorbs floating-point rounding at the ends, as in the `between` test) and `expressions` (row
+    invariants that must not be false). Returns one row per violated check, naming it and counting
+    the offending rows (or duplicated keys), so a failure says exactly what broke. -#}
+{% test row_checks(
+    model, unique_key=[], not_null=[], accepted_values={}, between={}, expressions=[],
+    tolerance=1e-12
+) %}
+    {%- set checks = [] -%}
+    {%- for column in not_null -%}
+        {%- do checks.append([column, 'not_null(' ~ column ~ ')', column ~ ' is null']) -%}
+    {%- endfor -%}
+    {%- for column, values in accepted_values.items() -%}
+        {%- set quoted = [] -%}
+        {%- for value in values -%}
+            {%- do quoted.append("'" ~ (value | string | replace("'", "''")) ~ "'") -%}
+        {%- endfor -%}
+        {%- do checks.append([
+            column, 'accepted_values(' ~ column ~ ')',
+            column ~ ' not in (' ~ quoted | join(', ') ~ ')'
+        ]) -%}
+    {%- endfor -%}
+    {%- for column, bounds in between.items() -%}
+        {%- do checks.append([
+            column, 'between(' ~ column ~ ', ' ~ bounds[0] ~ ', ' ~ bounds[1] ~ ')',
+            column ~ ' < ' ~ bounds[0] ~ ' - ' ~ tolerance ~ ' or ' ~ column ~ ' > '
+            ~ bounds[1] ~ ' + ' ~ tolerance
+        ]) -%}
+    {%- endfor -%}
+    {%- for expression in expressions -%}
+        {%- do checks.append(['', 'expression(' ~ expression ~ ')', 'not (' ~ expression ~ ')']) -%}
+    {%- endfor %}
+    with
+
+    {% if unique_key -%}
+    duplicate_keys as (
+        select count(*) as n_failures
+        from (
+            select 1
+            from {{ model }}
+            group by {{ unique_key | join(', ') }}
+            having count(*) > 1
+        ) as duplicates
+    ),
+    {%- endif %}
+
+    row_failures as (
+        select
+            {%- for check in checks %}
+            count(*) filter (where {{ check[2] }}) as check_{{ loop.index }},
+            {%- endfor %}
+            0 as no_check
+        from {{ model }}
+    ),
+
+    failures as (
+        {%- if unique_key %}
+        select
+            'unique({{ unique_key | join(", ") }})' as failed_check,
+            n_failures
+        from duplicate_keys
+        union all
+        {%- endif %}
+        {%- for check in checks %}
+        select
+            '{{ check[1] | replace("'", "''") }}' as failed_check,
+            check_{{ loop.index }} as n_failures
+        from row_failures
+        union all
+        {%- endfor %}
+        select 'none' as failed_check, no_check as n_failures
+        from row_failures
+    )
+
+    select failed_check, n_failures
+    from failures
+    where n_failures > 0
+{% endtest %}
