@@ -7,11 +7,14 @@ and xstage score --model PATH --run-id NAME [--scale S] [--unit U].
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from xstage.console import stdout
+
+if TYPE_CHECKING:
+    from scoring.score import ScoreSummary
 
 
 def register(app: typer.Typer) -> None:
@@ -78,6 +81,10 @@ def score(
     except (ModelDirError, FileNotFoundError, ValueError) as exc:
         stdout.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    _print_summary(summary)
+
+
+def _print_summary(summary: ScoreSummary) -> None:
     for leaf in summary.leaves:
         line = f"{leaf.status:8} {leaf.benchmark:20} {leaf.n_items:6d} items  {leaf.seconds:6.1f}s"
         stdout.print(f"{line}  {leaf.path}", highlight=False, soft_wrap=True)

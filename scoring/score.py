@@ -45,6 +45,12 @@ class Checkpoint:
     stage: str
     step: int
 
+    def leaf(self, benchmark: str) -> Path:
+        """This checkpoint's predictions leaf for one benchmark."""
+        return lake.predictions_path(
+            self.scale, self.mixture, self.seed, self.stage, benchmark, self.step
+        )
+
 
 @dataclass(frozen=True)
 class LeafResult:
@@ -252,14 +258,7 @@ def score_checkpoint(
     group: list[PendingLeaf] = []
     try:
         for name in list(benchmarks) if benchmarks else default_benchmarks():
-            path = lake.predictions_path(
-                checkpoint.scale,
-                checkpoint.mixture,
-                checkpoint.seed,
-                checkpoint.stage,
-                name,
-                checkpoint.step,
-            )
+            path = checkpoint.leaf(name)
             if path.exists() and not overwrite:
                 summary.leaves.append(LeafResult(name, path, "skipped"))
                 continue
