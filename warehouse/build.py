@@ -4,10 +4,24 @@ Used by: `xstage build [--select ...] [--full-refresh]` and benchmarks/warehouse
 The build writes a new database file beside the old one and renames it into place, so readers
 keep working while it runs (DESIGN §10). Incremental marts need the previous tables, so the
 current file is copied to the temp path first unless --full-refresh.
+
+Guarantees (callers need no retries or clean-up of their own):
+- Model-definition changes: the warehouse is tied to a hash of dbt_project/ (every model, macro,
+  test and config file) and the dbt / dbt-duckdb versions, kept in `<data>/cache/dbt/built.json`
+  with the warehouse file's size and mtime. When the hash differs, or the warehouse was not made
+  by the last recorded build, the build is a full refresh automatically.
+- Connections: dbt-duckdb's in-process database handle is closed after every build, failed or
+  not, so the next build in the same process starts clean and the renamed file stands alone.
+- One build per data dir at a time (an exclusive lock on `<data>/cache/dbt/build.lock`); the temp
+  file has a fixed name, so dbt's partial parse (target/partial_parse.msgpack in the work dir)
+  stays valid between builds instead of re-parsing the project each time.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -184,23 +198,84 @@ def run_dbt(args: list[str], on_node: NodeCallback | None = None) -> dict[str, i
     return counts
 
 
+def close_dbt_connections() -> None:
+    """Close dbt-duckdb's cached in-process database handle (kept across invocations).
+
+    dbt-duckdb's own `close_all_connections` only drops the reference; an open handle to a
+    deleted or renamed file would be reused by the next build with the same credentials.
+    """
+    import sys
+
+    module = sys.modules.get("dbt.adapters.duckdb.connections")
+    if module is None:
+        return
+    manager = module.DuckDBConnectionManager
+    with manager._LOCK:
+        environment, manager._ENV = manager._ENV, None
+    if environment is not None:
+        environment.close()
+
+
 def _seal(path: Path) -> None:
-    """Close dbt's cached DuckDB connection and checkpoint `path` so it stands alone (no WAL).
+    """Close dbt's DuckDB connection and checkpoint `path` so it stands alone (no WAL).
 
     dbt-duckdb keeps its connection open across in-process invocations; renaming the file while
     changes sit in its .wal would lose them.
     """
     import duckdb
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    environment = DuckDBConnectionManager._ENV
-    if environment is not None:
-        environment.close()
-        DuckDBConnectionManager._ENV = None
+    close_dbt_connections()
     with duckdb.connect(str(path)) as connection:
         connection.execute("checkpoint")
     wal = path.with_name(path.name + ".wal")
     assert not wal.exists(), f"{wal} survived a checkpoint"
+
+
+def project_hash() -> str:
+    """sha256 of dbt_project/ (all but target/ and logs/) and the dbt-core/dbt-duckdb versions.
+
+    A different hash means the model definitions may have changed.
+    """
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"{version('dbt-core')} {version('dbt-duckdb')}".encode())
+    for path in sorted(PROJECT_DIR.rglob("*")):
+        relative = path.relative_to(PROJECT_DIR)
+        if path.is_file() and relative.parts[0] not in {"target", "logs"}:
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _stamp(target: Path) -> list[int]:
+    stat = target.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def needs_full_refresh(target: Path, work_dir: Path, current_hash: str) -> str | None:
+    """Why an incremental build over `target` is unsafe (None when it is safe)."""
+    if not target.exists():
+        return None
+    record_path = work_dir / "built.json"
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        return f"no build record at {record_path}"
+    if record.get("project_hash") != current_hash:
+        return "the dbt project (models, macros, tests or dbt versions) changed"
+    if record.get("warehouse") != _stamp(target):
+        return f"{target} was not written by the last recorded build"
+    return None
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (blocks while another build of this data dir runs)."""
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build(
@@ -210,27 +285,54 @@ def build(
     root: Path | None = None,
     skip_tests: bool = False,
 ) -> BuildResult:
-    """Export config dimensions, run `dbt build` on a copy, rename the copy into place."""
+    """Export config dimensions, run `dbt build` on a copy, rename the copy into place.
+
+    Falls back to a full refresh by itself when the project changed since the warehouse was
+    built (see the module docstring); `full_refresh=True` forces one.
+    """
     started = time.perf_counter()
     data = lake.data_dir(root)
     target = lake.warehouse_path(data)
     work_dir = lake.dbt_work_dir(data)
     work_dir.mkdir(parents=True, exist_ok=True)
-    export_config_dimensions(data)
-    building = target.with_name(f".{target.name}.building-{os.getpid()}")
+    with _exclusive(work_dir / "build.lock"):
+        current_hash = project_hash()
+        reason = None if full_refresh else needs_full_refresh(target, work_dir, current_hash)
+        if reason is not None:
+            log.warning("full refresh: %s", reason)
+            full_refresh = True
+        export_config_dimensions(data)
+        counts = _build_into(data, select or [], full_refresh, on_node, skip_tests)
+        record = {"project_hash": current_hash, "warehouse": _stamp(target)}
+        (work_dir / "built.json").write_text(json.dumps(record))
+    seconds = time.perf_counter() - started
+    log.info("built %s in %.1f s (%s)", target, seconds, counts)
+    return BuildResult(path=target, seconds=seconds, counts=counts)
+
+
+def _build_into(
+    data: Path,
+    select: list[str],
+    full_refresh: bool,
+    on_node: NodeCallback | None,
+    skip_tests: bool,
+) -> dict[str, int]:
+    """Run dbt on `.warehouse.duckdb.building` and rename it into place; return node counts."""
+    target, work_dir = lake.warehouse_path(data), lake.dbt_work_dir(data)
+    building = target.with_name(f".{target.name}.building")
+    wal = building.with_name(building.name + ".wal")
     building.unlink(missing_ok=True)
+    wal.unlink(missing_ok=True)
     if target.exists() and not full_refresh:
         shutil.copyfile(target, building)
     env = {lake.DATA_DIR_ENV: str(data), WAREHOUSE_PATH_ENV: str(building)}
     try:
         with _environment(env):
-            args = dbt_args(select or [], full_refresh, work_dir, skip_tests)
-            counts = run_dbt(args, on_node)
+            counts = run_dbt(dbt_args(select, full_refresh, work_dir, skip_tests), on_node)
         _seal(building)
         os.replace(building, target)
     finally:
+        close_dbt_connections()
         building.unlink(missing_ok=True)
-        building.with_name(building.name + ".wal").unlink(missing_ok=True)
-    seconds = time.perf_counter() - started
-    log.info("built %s in %.1f s (%s)", target, seconds, counts)
-    return BuildResult(path=target, seconds=seconds, counts=counts)
+        wal.unlink(missing_ok=True)
+    return counts
