@@ -10,6 +10,8 @@ Guarantees (callers need no retries or clean-up of their own):
   test and config file) and the dbt / dbt-duckdb versions, kept in `<data>/cache/dbt/built.json`
   with the warehouse file's size and mtime. When the hash differs, or the warehouse was not made
   by the last recorded build, the build is a full refresh automatically.
+- Unit tests (dbt `unit_tests`, fixed inputs) check model code only: a build runs them unless
+  the record says the unchanged project already passed them all. Data tests always run.
 - Connections: dbt-duckdb's in-process database handle is closed after every build, failed or
   not, so the next build in the same process starts clean and the renamed file stands alone.
 - One build per data dir at a time (an exclusive lock on `<data>/cache/dbt/build.lock`); the temp
@@ -143,17 +145,23 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def dbt_args(
-    select: list[str], full_refresh: bool, work_dir: Path, skip_tests: bool = False
+    select: list[str],
+    full_refresh: bool,
+    work_dir: Path,
+    skip_tests: bool = False,
+    skip_unit_tests: bool = False,
 ) -> list[str]:
     """The `dbt build` argument list (quiet: progress comes from the node callback).
 
-    dbt's debug log file is off: at ~400 nodes per build its formatting costs seconds of CPU.
+    dbt's debug log file is off: its formatting costs CPU on every node.
     """
     args = ["build", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     args += ["--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")]
     args += ["--quiet", "--no-use-colors", "--log-level-file", "none"]
     if skip_tests:
         args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    elif skip_unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     for selector in select:
         args += ["--select", selector]
     if full_refresh:
@@ -251,15 +259,21 @@ def _stamp(target: Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
+def _record(work_dir: Path) -> dict:
+    """The last successful build's record (empty when there is none)."""
+    try:
+        return json.loads((work_dir / "built.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def needs_full_refresh(target: Path, work_dir: Path, current_hash: str) -> str | None:
     """Why an incremental build over `target` is unsafe (None when it is safe)."""
     if not target.exists():
         return None
-    record_path = work_dir / "built.json"
-    try:
-        record = json.loads(record_path.read_text())
-    except (OSError, ValueError):
-        return f"no build record at {record_path}"
+    record = _record(work_dir)
+    if not record:
+        return f"no build record at {work_dir / 'built.json'}"
     if record.get("project_hash") != current_hash:
         return "the dbt project (models, macros, tests or dbt versions) changed"
     if record.get("warehouse") != _stamp(target):
@@ -301,34 +315,33 @@ def build(
         if reason is not None:
             log.warning("full refresh: %s", reason)
             full_refresh = True
+        # unit tests check model code only: rerun them only when the project changed
+        units_passed = not full_refresh and _record(work_dir).get("unit_tests_passed", False)
         export_config_dimensions(data)
-        counts = _build_into(data, select or [], full_refresh, on_node, skip_tests)
+        args = dbt_args(select or [], full_refresh, work_dir, skip_tests, units_passed)
+        counts = _build_into(data, args, on_node)
+        units_passed = units_passed or not (skip_tests or select)
         record = {"project_hash": current_hash, "warehouse": _stamp(target)}
+        record["unit_tests_passed"] = units_passed
         (work_dir / "built.json").write_text(json.dumps(record))
     seconds = time.perf_counter() - started
     log.info("built %s in %.1f s (%s)", target, seconds, counts)
     return BuildResult(path=target, seconds=seconds, counts=counts)
 
 
-def _build_into(
-    data: Path,
-    select: list[str],
-    full_refresh: bool,
-    on_node: NodeCallback | None,
-    skip_tests: bool,
-) -> dict[str, int]:
+def _build_into(data: Path, args: list[str], on_node: NodeCallback | None) -> dict[str, int]:
     """Run dbt on `.warehouse.duckdb.building` and rename it into place; return node counts."""
-    target, work_dir = lake.warehouse_path(data), lake.dbt_work_dir(data)
+    target = lake.warehouse_path(data)
     building = target.with_name(f".{target.name}.building")
     wal = building.with_name(building.name + ".wal")
     building.unlink(missing_ok=True)
     wal.unlink(missing_ok=True)
-    if target.exists() and not full_refresh:
+    if target.exists() and "--full-refresh" not in args:
         shutil.copyfile(target, building)
     env = {lake.DATA_DIR_ENV: str(data), WAREHOUSE_PATH_ENV: str(building)}
     try:
         with _environment(env):
-            counts = run_dbt(dbt_args(select, full_refresh, work_dir, skip_tests), on_node)
+            counts = run_dbt(args, on_node)
         _seal(building)
         os.replace(building, target)
     finally:

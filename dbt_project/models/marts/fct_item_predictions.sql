@@ -7,6 +7,7 @@
 -- Incremental: only leaves (run x stage x benchmark partitions) whose fingerprint is new are
 -- scored; the pending-leaf filter comes before the softmax, so the arithmetic lives here rather
 -- than in an intermediate view.
+-- depends_on: {{ ref('int_prediction_leaves_pending') }} (computed before rows are inserted)
 with
 
 predictions as (

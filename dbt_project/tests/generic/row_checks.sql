@@ -1,13 +1,15 @@
 {#- Every data test of one model in (at most) two scans instead of one query per check: the
-    primary key (`unique_key`, a list of columns: no two rows share it, as `unique_combination`), and in a
+    primary key (`unique_key`, columns no two rows share, as `unique_combination`), and in a
     single pass over the rows `not_null` (columns), `accepted_values` ({column: [values]}; NULL
     passes, as in dbt's accepted_values), `between` ({column: [min, max]}; NULL passes, `tolerance`
     absorbs floating-point rounding at the ends, as in the `between` test) and `expressions` (row
     invariants that must not be false). Returns one row per violated check, naming it and counting
-    the offending rows (or duplicated keys), so a failure says exactly what broke. -#}
+    the offending rows (or duplicated keys), so a failure says exactly what broke.
+    `only_leaves` (a relation) with `leaf_columns`: check only rows whose leaf_columns match a row
+    of it (int_prediction_leaves_pending: the leaves this build adds; all on a full refresh). -#}
 {% test row_checks(
     model, unique_key=[], not_null=[], accepted_values={}, between={}, expressions=[],
-    tolerance=1e-12
+    tolerance=1e-12, only_leaves=none, leaf_columns=[]
 ) %}
     {%- set checks = [] -%}
     {%- for column in not_null -%}
@@ -35,12 +37,24 @@
     {%- endfor %}
     with
 
+    checked as (
+        select checked_rows.*
+        from {{ model }} as checked_rows
+        {%- if only_leaves is not none %}
+        semi join {{ only_leaves }} as leaves
+            on
+            {%- for column in leaf_columns %}
+            {{ "and " if not loop.first }}checked_rows.{{ column }} = leaves.{{ column }}
+            {%- endfor %}
+        {%- endif %}
+    ),
+
     {% if unique_key -%}
     duplicate_keys as (
         select count(*) as n_failures
         from (
             select 1
-            from {{ model }}
+            from checked
             group by {{ unique_key | join(', ') }}
             having count(*) > 1
         ) as duplicates
@@ -53,7 +67,7 @@
             count(*) filter (where {{ check[2] }}) as check_{{ loop.index }},
             {%- endfor %}
             0 as no_check
-        from {{ model }}
+        from checked
     ),
 
     failures as (
