@@ -120,4 +120,4 @@ def test_item_sample_overrides_must_name_study_benchmarks(tmp_path):
 def test_items_for_prefers_the_override():
     demo, _ = load_study("demo")
     assert demo.items_for("wsc") == 104
-    assert demo.items_for("boolq") == demo.items_per_benchmark == 50
+    assert demo.items_for("boolq") == demo.items_per_benchmark == 40

@@ -137,5 +137,5 @@ def test_score_steps_group_benchmarks_by_sample_size(demo_plan):
     step = demo_plan.select("score")[0]
     groups = dict(limit_groups(step.kwargs["limits"]))
     assert groups[104] == ["wsc"]
-    assert "boolq" in groups[50]
+    assert "boolq" in groups[40]
     assert sum(len(names) for names in groups.values()) == 17
