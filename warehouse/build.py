@@ -7,11 +7,12 @@ current file is copied to the temp path first unless --full-refresh.
 
 Guarantees (callers need no retries or clean-up of their own):
 - Model-definition changes: the warehouse is tied to a hash of dbt_project/ (every model, macro,
-  test and config file) and the dbt / dbt-duckdb versions, kept in `<data>/cache/dbt/built.json`
+  test and config file), the dbt / dbt-duckdb versions and the data dir's path, kept in `<data>/cache/dbt/built.json`
   with the warehouse file's size and mtime. When the hash differs, or the warehouse was not made
   by the last recorded build, the build is a full refresh automatically.
 - Unit tests (dbt `unit_tests`, fixed inputs) check model code only: a build runs them unless
-  the record says the unchanged project already passed them all. Data tests always run.
+  the record says the unchanged project already passed them all. Views are re-created only on a
+  full refresh (their definitions are in the hash). Data tests always run.
 - Connections: dbt-duckdb's in-process database handle is closed after every build, failed or
   not, so the next build in the same process starts clean and the renamed file stands alone.
 - One build per data dir at a time (an exclusive lock on `<data>/cache/dbt/build.lock`); the temp
@@ -68,6 +69,16 @@ CONFIG_MIXTURES = pa.schema(
 )
 
 NodeCallback = Callable[[str, str], None]
+
+# An incremental build of an unchanged project: views are not re-created (their SQL, and the data
+# dir they read, are part of the project hash, and they read the lake lazily), but every data
+# test runs, those on views included.
+UNCHANGED_PROJECT_SELECTORS = [
+    "config.materialized:table",
+    "config.materialized:incremental",
+    "resource_type:test",
+    "resource_type:unit_test",
+]
 
 
 class BuildError(RuntimeError):
@@ -239,14 +250,14 @@ def _seal(path: Path) -> None:
     assert not wal.exists(), f"{wal} survived a checkpoint"
 
 
-def project_hash() -> str:
-    """sha256 of dbt_project/ (all but target/ and logs/) and the dbt-core/dbt-duckdb versions.
+def project_hash(data: Path) -> str:
+    """sha256 of dbt_project/ (but target/, logs/), the dbt versions and the data dir's path.
 
     A different hash means the model definitions may have changed.
     """
     from importlib.metadata import version
 
-    digest = hashlib.sha256(f"{version('dbt-core')} {version('dbt-duckdb')}".encode())
+    digest = hashlib.sha256(f"{version('dbt-core')} {version('dbt-duckdb')} {data}".encode())
     for path in sorted(PROJECT_DIR.rglob("*")):
         relative = path.relative_to(PROJECT_DIR)
         if path.is_file() and relative.parts[0] not in {"target", "logs"}:
@@ -270,7 +281,7 @@ def _record(work_dir: Path) -> dict:
 def needs_full_refresh(target: Path, work_dir: Path, current_hash: str) -> str | None:
     """Why an incremental build over `target` is unsafe (None when it is safe)."""
     if not target.exists():
-        return None
+        return f"no warehouse at {target} yet"
     record = _record(work_dir)
     if not record:
         return f"no build record at {work_dir / 'built.json'}"
@@ -310,15 +321,16 @@ def build(
     work_dir = lake.dbt_work_dir(data)
     work_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(work_dir / "build.lock"):
-        current_hash = project_hash()
+        current_hash = project_hash(data)
         reason = None if full_refresh else needs_full_refresh(target, work_dir, current_hash)
         if reason is not None:
-            log.warning("full refresh: %s", reason)
+            log.info("full refresh: %s", reason)
             full_refresh = True
         # unit tests check model code only: rerun them only when the project changed
         units_passed = not full_refresh and _record(work_dir).get("unit_tests_passed", False)
         export_config_dimensions(data)
-        args = dbt_args(select or [], full_refresh, work_dir, skip_tests, units_passed)
+        selectors = select or ([] if full_refresh else UNCHANGED_PROJECT_SELECTORS)
+        args = dbt_args(selectors, full_refresh, work_dir, skip_tests, units_passed)
         counts = _build_into(data, args, on_node)
         units_passed = units_passed or not (skip_tests or select)
         record = {"project_hash": current_hash, "warehouse": _stamp(target)}
