@@ -225,6 +225,10 @@ def run_study(
 
     steps = plan.select(only)
     write_resolved_study(plan)
+    if plan.study.torch_threads:
+        import torch
+
+        torch.set_num_threads(plan.study.torch_threads)
     outcomes: list[StepOutcome] = []
     with progress() as bar:
         task = bar.add_task(f"study {plan.study.id}", total=len(steps))

@@ -141,6 +141,10 @@ class StudyConfig(StrictModel):
     """Recipes per scale id (every scale needs one)."""
     scoring: ScoringSpec = Field(default_factory=ScoringSpec)
     """Scoring backend and options."""
+    torch_threads: int | None = Field(None, gt=0)
+    """CPU threads torch may use in `xstage run` (training and scoring run in-process); None =
+    torch's default, every core. Tiny models gain little from a second thread, and on a shared
+    machine OpenMP's spin-waiting makes a two-thread run several times slower than one."""
     warehouse: Literal["duckdb"] = "duckdb"
     """The warehouse engine (dbt-duckdb writes `<data>/warehouse.duckdb`)."""
     estimate: CostEstimate
