@@ -101,7 +101,7 @@ def slowest_nodes(root: Path, n: int = 8) -> list[tuple[str, float]]:
     """The slowest dbt nodes of the last build (run_results.json)."""
     results = json.loads((root / "cache" / "dbt" / "target" / "run_results.json").read_text())
     rows = sorted(((r["execution_time"], r["unique_id"]) for r in results["results"]), reverse=True)
-    return [(unique_id.split(".")[-1][:60], seconds) for seconds, unique_id in rows[:n]]
+    return [(unique_id.split(".")[2][:60], seconds) for seconds, unique_id in rows[:n]]
 
 
 def compare_with_baseline(root: Path) -> dict:
