@@ -56,6 +56,37 @@ def test_every_model_checks_its_primary_key_and_columns(built_lake: BuiltLake) -
     assert n_checks >= 360
 
 
+def test_row_checks_name_every_violated_check(built_lake: BuiltLake, tmp_path: Path) -> None:
+    """The compiled row_checks of fct_item_predictions, run on a copy with planted violations."""
+    compiled = lake.dbt_work_dir(built_lake.root) / "target" / "compiled" / "xstage" / "models"
+    (sql_path,) = (compiled / "marts" / "fct_item_predictions.yml").glob("row_checks_*.sql")
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(built_lake.result.path.read_bytes())
+    with duckdb.connect(":memory:") as con:
+        con.execute(f"attach '{copy}' as warehouse")
+        assert con.sql(sql_path.read_text()).fetchall() == []
+        con.execute("""
+            create or replace table warehouse.intermediate.int_prediction_leaves_pending as
+            select * from warehouse.intermediate.int_prediction_leaves_resolved;
+            insert into warehouse.marts.fct_item_predictions
+            select * from warehouse.marts.fct_item_predictions where rowid = 0;
+            update warehouse.marts.fct_item_predictions set confidence = 1.5, prob_gold = 1.5
+            where rowid = 1;
+            update warehouse.marts.fct_item_predictions set stage = 'mid' where rowid = 2;
+            update warehouse.marts.fct_item_predictions set item_id = null where rowid = 3;
+            update warehouse.marts.fct_item_predictions set n_tied_at_max = 0 where rowid = 4;
+        """)  # fmt: skip
+        failed = dict(con.sql(sql_path.read_text()).fetchall())
+    assert failed == {
+        "unique(run_id, stage, benchmark, item_id, length_normalization)": 1,
+        "not_null(item_id)": 1,
+        "accepted_values(stage)": 1,
+        "between(confidence, 0, 1)": 1,
+        "between(prob_gold, 0, 1)": 1,
+        "expression(n_tied_at_max >= 1 and confidence >= prob_gold - 1e-12)": 1,
+    }
+
+
 def test_missing_optional_tables_build_empty(built_lake: BuiltLake) -> None:
     assert not (built_lake.root / "lake" / "training_metrics").exists()
     rows = built_lake.rows("select count(*) as n from staging.stg_lake__training_metrics")

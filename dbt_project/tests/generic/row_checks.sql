@@ -37,7 +37,9 @@
     {%- endfor %}
     with
 
-    checked as (
+    -- not materialized: the checks below scan it twice or three times; a materialized copy of a
+    -- 7M-row relation costs more than the scans
+    checked as not materialized (
         select checked_rows.*
         from {{ model }} as checked_rows
         {%- if only_leaves is not none %}
@@ -50,11 +52,22 @@
     ),
 
     {% if unique_key -%}
+    -- duplicates: group the key's hash first (one integer column), then group the real key
+    -- columns only over rows whose hash repeats (exact: a hash collision is not a failure)
+    repeated_hashes as (
+        select hash({{ unique_key | join(', ') }}) as key_hash
+        from checked
+        group by key_hash
+        having count(*) > 1
+    ),
+
     duplicate_keys as (
         select count(*) as n_failures
         from (
             select 1
             from checked
+            semi join repeated_hashes
+                on hash({{ unique_key | join(', ') }}) = repeated_hashes.key_hash
             group by {{ unique_key | join(', ') }}
             having count(*) > 1
         ) as duplicates
