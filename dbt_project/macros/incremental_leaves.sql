@@ -16,3 +16,19 @@
     where {{ leaves }}.leaf_fingerprint not in (select distinct leaf_fingerprint from {{ this }})
     {%- endif %}
 {%- endmacro %}
+
+{#- int_prediction_leaves_pending: a filter over `leaves` keeping leaves whose fingerprint is not
+    in marts.fct_item_predictions yet (no filter on a full refresh or before that table exists).
+    Not a ref: the pending leaves are computed before fct_item_predictions inserts them. -#}
+{% macro unbuilt_leaves_filter(leaves) -%}
+    {%- if execute -%}
+    {%- set built = adapter.get_relation(
+        database=this.database, schema='marts', identifier='fct_item_predictions'
+    ) -%}
+    {%- if built is not none and not flags.FULL_REFRESH %}
+    where {{ leaves }}.leaf_fingerprint not in (
+        select distinct built_items.leaf_fingerprint from {{ built }} as built_items
+    )
+    {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -4,9 +4,6 @@
 -- or a first build). Built before fct_item_predictions (which depends on it), so the data tests of
 -- the two 5.76M-row relations check only these leaves' rows; rows of other leaves are unchanged
 -- since the build that inserted (and checked) them.
-{%- set built = adapter.get_relation(
-    database=this.database, schema='marts', identifier='fct_item_predictions'
-) if execute else none %}
 with
 
 leaves as (
@@ -22,11 +19,7 @@ final as (
         leaves.benchmark,
         leaves.leaf_fingerprint
     from leaves
-    {%- if built is not none and not flags.FULL_REFRESH %}
-    where leaves.leaf_fingerprint not in (
-        select distinct built_items.leaf_fingerprint from {{ built }} as built_items
-    )
-    {%- endif %}
+    {{ unbuilt_leaves_filter('leaves') }}
 )
 
 select * from final
