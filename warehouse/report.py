@@ -98,9 +98,10 @@ def _header(study: str, warehouse: Path, context: sections.Context) -> str:
 def category_summary(warehouse: Path | None = None) -> list[dict]:
     """Mean r_acc and r_conf per category and scale, from marts.fct_category_transfer.
 
-    Pearson, primary normalisation; rows of scale, category, metric, mean_r.
+    Pearson, at the report's normalisation (`primary` where the marts carry it, else `none`);
+    rows of scale, category, metric, length_normalization, mean_r.
     """
     with data.connect(warehouse or lake.warehouse_path()) as con:
         frame = data.category_transfer(con)
     frame = frame.filter(pl.col("method") == "pearson")
-    return frame.select("scale", "category", "metric", "mean_r").to_dicts()
+    return frame.select("scale", "category", "metric", "length_normalization", "mean_r").to_dicts()

@@ -44,7 +44,7 @@ STEP_TARGETS: dict[str, str] = {
     "summary": "warehouse.report:category_summary",
 }
 # Where the run summary's numbers come from (printed under the table).
-SUMMARY_SOURCE = "marts.fct_category_transfer (method pearson, primary normalisation)"
+SUMMARY_SOURCE = "marts.fct_category_transfer, method pearson"
 
 
 class StepError(RuntimeError):

@@ -101,7 +101,9 @@ def outcome_table(outcomes: Sequence) -> Table:
 
 def summary_table(rows: Sequence[dict], scales: Sequence[str], source: str) -> Table:
     """Per category: mean r_acc and r_conf per scale (rows from marts.fct_category_transfer)."""
-    table = Table(title="cross-stage transfer (mean Pearson r over benchmarks)", caption=source)
+    norms = sorted({row.get("length_normalization") or "-" for row in rows})
+    caption = f"{source}, length_normalization {', '.join(norms)}"
+    table = Table(title="cross-stage transfer (mean Pearson r over benchmarks)", caption=caption)
     table.add_column("category")
     for scale in scales:
         table.add_column(f"r_acc {scale}", justify="right")
