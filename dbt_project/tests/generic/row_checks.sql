@@ -1,5 +1,5 @@
 {#- Every data test of one model in (at most) two scans instead of one query per check: the
-    primary key (`unique_key`, columns no two rows share, as `unique_combination`), and in a
+    primary key (`unique_key`: columns no two rows share), and in a
     single pass over the rows `not_null` (columns), `accepted_values` ({column: [values]}; NULL
     passes, as in dbt's accepted_values), `between` ({column: [min, max]}; NULL passes, `tolerance`
     absorbs floating-point rounding at the ends, as in the `between` test) and `expressions` (row
