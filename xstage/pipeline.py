@@ -97,27 +97,9 @@ def _sft(run: str, recipe: str, datasets: list[str], overrides: dict, **_ids: An
 
 
 def _build() -> None:
-    try:
-        resolve("build")()
-    except Exception as exc:  # e.g. an incremental build over a warehouse of older models
-        log.warning("incremental build failed (%s); rebuilding with a full refresh", exc)
-        _close_dbt_connections()
-        resolve("build")(full_refresh=True)
-    finally:
-        _close_dbt_connections()
-
-
-def _close_dbt_connections() -> None:
-    """Drop dbt-duckdb's in-process database handle (its atexit hook does the same).
-
-    A later build in this process then starts clean, and the renamed warehouse.duckdb is
-    complete for the report read in this same process.
-    """
-    import sys
-
-    manager = sys.modules.get("dbt.adapters.duckdb.connections")
-    if manager is not None:
-        manager.DuckDBConnectionManager.close_all_connections()
+    # warehouse.build full-refreshes by itself when the dbt project changed and always closes
+    # its dbt-duckdb handle, so the report below reads a complete file.
+    resolve("build")()
 
 
 def _score(run: str, stage: str, device: str, limits: dict, **options: Any) -> None:
