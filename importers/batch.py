@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -110,3 +111,19 @@ class ImportBatch:
         """Raise ImportFailed if any problem was recorded."""
         if self.problems:
             raise ImportFailed(self.problems)
+
+
+def expand_files(paths: list[Path], batch: ImportBatch, pattern: str) -> list[Path]:
+    """The files named, with folders expanded to their `pattern` files (problems into `batch`)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.rglob(pattern))
+            if not found:
+                batch.problem(str(path), f"folder holds no {pattern} files")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            batch.problem(str(path), "no such file")
+    return files

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from importers.batch import ImportBatch, RunKey
+from importers.batch import ImportBatch, RunKey, expand_files
 from importers.samples import Provenance, Sample, add_sample, doc_field
 from importers.task_map import TaskSpec, load_task_map, resolve_category, resolve_task
 from importers.tokens import TokenCounter
@@ -40,25 +40,9 @@ def import_lighteval(
     batch.add_run(run, "--run-id")
     now = datetime.now(UTC)
     counter = TokenCounter(tokenizer) if tokenizer else None
-    for path in details_files(paths, batch):
+    for path in expand_files(paths, batch, "details_*.parquet"):
         read_details_file(path, batch, run, tasks, now, counter)
     return write_batch(batch, overwrite=overwrite, dry_run=dry_run)
-
-
-def details_files(paths: list[Path], batch: ImportBatch) -> list[Path]:
-    """The files named, with folders expanded to their details_*.parquet files."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(path.rglob("details_*.parquet"))
-            if not found:
-                batch.problem(str(path), "folder holds no details_*.parquet files")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            batch.problem(str(path), "no such file")
-    return files
 
 
 def read_details_file(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from importers.batch import ImportBatch, RunKey
+from importers.batch import ImportBatch, RunKey, expand_files
 from importers.samples import Provenance, Sample, add_sample, doc_field, spec_item_id
 from importers.task_map import TaskSpec, load_task_map, resolve_category, resolve_task
 from importers.tokens import TokenCounter
@@ -41,25 +41,9 @@ def import_lm_eval(
     batch.add_run(run, "--run-id")
     now = datetime.now(UTC)
     counter = TokenCounter(tokenizer) if tokenizer else None
-    for path in sample_files(paths, batch):
+    for path in expand_files(paths, batch, "samples_*.jsonl*"):
         read_samples_file(path, batch, run, tasks, now, counter)
     return write_batch(batch, overwrite=overwrite, dry_run=dry_run)
-
-
-def sample_files(paths: list[Path], batch: ImportBatch) -> list[Path]:
-    """The files named, with folders expanded to their samples_*.jsonl[.gz] files."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(path.rglob("samples_*.jsonl*"))
-            if not found:
-                batch.problem(str(path), "folder holds no samples_*.jsonl[.gz] files")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            batch.problem(str(path), "no such file")
-    return files
 
 
 def read_samples_file(
