@@ -40,10 +40,10 @@ paired as (
 ranked as (
     select
         *,
-        rank() over (partition by scale, benchmark order by pt_value)
-        + (count(*) over (partition by scale, benchmark, pt_value) - 1) / 2.0 as pt_rank,
-        rank() over (partition by scale, benchmark order by sft_value)
-        + (count(*) over (partition by scale, benchmark, sft_value) - 1) / 2.0 as sft_rank
+        rank() over (partition by scale, benchmark order by round(pt_value, 12))
+        + (count(*) over (partition by scale, benchmark, round(pt_value, 12)) - 1) / 2.0 as pt_rank,
+        rank() over (partition by scale, benchmark order by round(sft_value, 12))
+        + (count(*) over (partition by scale, benchmark, round(sft_value, 12)) - 1) / 2.0 as sft_rank
     from paired
 ),
 correlated as (
@@ -52,13 +52,17 @@ correlated as (
         benchmark,
         any_value(category) as category,
         count(*) as n,
-        case when $method = 'spearman' then corr(sft_rank, pt_rank) else corr(sft_value, pt_value) end as r
+        case when $method = 'spearman' then corr(sft_rank, pt_rank) else corr(sft_value, pt_value) end as r,
+        stddev_pop(pt_value) <= 1e-12 * greatest(1.0, abs(avg(pt_value)))
+        or stddev_pop(sft_value) <= 1e-12 * greatest(1.0, abs(avg(sft_value))) as is_constant
     from ranked
     group by scale, benchmark
 ),
 final as (
-    -- DESIGN §10: r is NULL when n < 3 or a side has zero variance (DuckDB's corr gives NaN)
-    select scale, benchmark, category, n, case when n < 3 or isnan(r) then null else r end as r
+    -- DESIGN §10: r is NULL when n < 3 or a side has zero variance. As in the marts, a relative
+    -- spread under 1e-12 counts as zero (parallel sums of equal values differ in the last bits)
+    -- and ranks tie on values rounded to 12 decimals.
+    select scale, benchmark, category, n, case when n < 3 or is_constant then null else r end as r
     from correlated
 )
 select * from final order by scale, benchmark
