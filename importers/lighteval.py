@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from importers.batch import ImportBatch, RunKey, expand_files
+from importers.batch import ImportBatch, RunKey
 from importers.samples import Provenance, Sample, add_sample, doc_field
-from importers.task_map import TaskSpec, load_task_map, resolve_category, resolve_task
+from importers.task_map import TaskSpec, resolve_category, resolve_task
 from importers.tokens import TokenCounter
-from importers.writer import ImportSummary, write_batch
+from importers.writer import ImportSummary, import_files
 
 FILE_PATTERN = re.compile(
     r"^details_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?)\.parquet$"
@@ -35,14 +35,17 @@ def import_lighteval(
     tokenizer: Path | str | None = None,
 ) -> ImportSummary:
     """Import details files (or folders of them) as one run x stage; all or nothing."""
-    tasks = load_task_map(task_map)
-    batch = ImportBatch("lighteval")
-    batch.add_run(run, "--run-id")
-    now = datetime.now(UTC)
-    counter = TokenCounter(tokenizer) if tokenizer else None
-    for path in expand_files(paths, batch, "details_*.parquet"):
-        read_details_file(path, batch, run, tasks, now, counter)
-    return write_batch(batch, overwrite=overwrite, dry_run=dry_run)
+    return import_files(
+        "lighteval",
+        "details_*.parquet",
+        read_details_file,
+        paths,
+        run,
+        task_map,
+        overwrite,
+        dry_run,
+        tokenizer,
+    )
 
 
 def read_details_file(

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from importers.batch import ImportBatch, RunKey, expand_files
+from importers.batch import ImportBatch, RunKey
 from importers.samples import Provenance, Sample, add_sample, doc_field, spec_item_id
-from importers.task_map import TaskSpec, load_task_map, resolve_category, resolve_task
+from importers.task_map import TaskSpec, resolve_category, resolve_task
 from importers.tokens import TokenCounter
-from importers.writer import ImportSummary, write_batch
+from importers.writer import ImportSummary, import_files
 
 FILE_PATTERN = re.compile(
     r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?)\.jsonl(?:\.gz)?$"
@@ -36,14 +36,17 @@ def import_lm_eval(
     tokenizer: Path | str | None = None,
 ) -> ImportSummary:
     """Import sample files (or folders of them) as one run x stage; all or nothing."""
-    tasks = load_task_map(task_map)
-    batch = ImportBatch("lm_eval")
-    batch.add_run(run, "--run-id")
-    now = datetime.now(UTC)
-    counter = TokenCounter(tokenizer) if tokenizer else None
-    for path in expand_files(paths, batch, "samples_*.jsonl*"):
-        read_samples_file(path, batch, run, tasks, now, counter)
-    return write_batch(batch, overwrite=overwrite, dry_run=dry_run)
+    return import_files(
+        "lm_eval",
+        "samples_*.jsonl*",
+        read_samples_file,
+        paths,
+        run,
+        task_map,
+        overwrite,
+        dry_run,
+        tokenizer,
+    )
 
 
 def read_samples_file(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -284,3 +285,29 @@ def resolve_run(
         seed=seed,
         checkpoint_step=checkpoint_step,
     )
+
+
+def import_files(
+    source: str,
+    pattern: str,
+    read_file: Callable[..., None],
+    paths: list[Path],
+    run: RunKey,
+    task_map: Path | None = None,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    tokenizer: Path | str | None = None,
+) -> ImportSummary:
+    """Parse every `pattern` file under `paths` with `read_file` as one run x stage; all or nothing."""
+    from importers.batch import expand_files
+    from importers.task_map import load_task_map
+    from importers.tokens import TokenCounter
+
+    tasks = load_task_map(task_map)
+    batch = ImportBatch(source)
+    batch.add_run(run, "--run-id")
+    now = datetime.now(UTC)
+    counter = TokenCounter(tokenizer) if tokenizer else None
+    for path in expand_files(paths, batch, pattern):
+        read_file(path, batch, run, tasks, now, counter)
+    return write_batch(batch, overwrite=overwrite, dry_run=dry_run)
