@@ -238,14 +238,14 @@ def main() -> None:
         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "torch": torch.__version__,
         "matmul_ceiling_tflops": round(ceiling / 1e12, 1),
-        "results": [
-            row for name in args.shapes for row in check_shape(name, args, device, dtype, ceiling)
-        ],
+        "results": [],
     }
-    text = json.dumps(report, indent=2)
+    for name in args.shapes:
+        report["results"].extend(check_shape(name, args, device, dtype, ceiling))
+        text = json.dumps(report, indent=2)
+        if args.out:  # after every shape: a later failure or timeout keeps the earlier ones
+            args.out.write_text(text + "\n")
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

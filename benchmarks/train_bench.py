@@ -7,6 +7,7 @@ Used by: .venv/bin/python benchmarks/train_bench.py --device cpu            (tin
              ingested under $XSTAGE_DATA_DIR)
          .venv/bin/python benchmarks/train_bench.py --device cuda --scale 240M --scale 1B
          [--compile] [--micro-batch N] [--seq-len 4096] [--out results.json]
+         (on a lent GPU, all at once: bash benchmarks/gpu_session.sh)
 The step is the one training.loop runs: (bf16 autocast on CUDA) forward, fp32 log-softmax
 cross-entropy (training.loop.token_loss_sum), backward, gradient clipping, AdamW. Tokens are
 random ids (throughput does not depend on them). MFU = tokens/s x training.model.flops_per_token / the device's bf16 peak.
@@ -15,7 +16,9 @@ random ids (throughput does not depend on them). MFU = tokens/s x training.model
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -72,10 +75,12 @@ def bench(
     amp = device.type == "cuda"
     batch = torch.randint(0, scale.vocab_size, (micro, seq_len), device=device)
     warmup = 3 if compile_model or device.type == "cuda" else 2
-    for _ in range(warmup):
+    start = time.perf_counter()
+    for _ in range(warmup):  # with --compile, the first step compiles
         _step(forward, optimizer, batch, amp)
     if device.type == "cuda":
         torch.cuda.synchronize()
+    warmup_s = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(steps):
         _step(forward, optimizer, batch, amp)
@@ -95,11 +100,42 @@ def bench(
         "dtype": "bf16 autocast" if amp else "fp32",
         "compile": compile_model,
         "steps": steps,
+        "warmup_steps": warmup,
+        "warmup_s": round(warmup_s, 1),
         "tokens_per_s": round(tokens_per_s, 1),
         "mfu": round(tokens_per_s * flops / (peak * 1e12), 4) if peak else None,
         "peak_tflops": peak,
         "max_memory_gib": _max_memory_gib(device),
     }
+
+
+def bench_or_halve(scale_id: str, device: torch.device, micro: int, **kwargs) -> dict:
+    """bench(); on out-of-memory, again at half the micro-batch (down to 1), noting the OOMs.
+
+    The paper's 1B at 4 x 4096 was sized on an H200 (141 GB); an 80 GB H100 may not hold it.
+    """
+    ooms: list[int] = []
+    while True:
+        try:
+            return {**bench(scale_id, device, micro, **kwargs), "oom_micro_batches": ooms}
+        except torch.OutOfMemoryError:
+            if micro == 1:
+                raise
+            ooms.append(micro)
+        # outside the except block: the traceback (and the model it holds) is gone by now
+        print(f"{scale_id}: out of memory at micro-batch {micro}; trying {micro // 2}", flush=True)
+        _release(device)
+        micro //= 2
+
+
+def _release(device: torch.device) -> None:
+    """Free what the last model left behind before the next one is built."""
+    if "torch._dynamo" in sys.modules:  # compiled graphs hold on to the model's weights
+        torch._dynamo.reset()
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
 
 
 def _max_memory_gib(device: torch.device) -> float | None:
@@ -199,19 +235,18 @@ def main() -> None:
     for scale in scales:
         micro = args.micro_batch or DEFAULT_MICRO.get(scale, 4)
         steps = args.steps or (10 if device.type == "cuda" else 8)
-        result = bench(scale, device, micro, args.seq_len, steps, args.compile)
+        result = bench_or_halve(
+            scale, device, micro, seq_len=args.seq_len, steps=steps, compile_model=args.compile
+        )
         results.append(result)
         mfu = f"{result['mfu']:.1%}" if result["mfu"] is not None else "-"
         print(
-            f"{scale:>5}  {result['tokens_per_s']:>10,.0f} tok/s  MFU {mfu}  {json.dumps(result)}"
+            f"{scale:>5}  {result['tokens_per_s']:>10,.0f} tok/s  MFU {mfu}  {json.dumps(result)}",
+            flush=True,
         )
-        del result
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(device)
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(results, handle, indent=2)
+        if args.out:  # after every scale: a later failure or timeout keeps the earlier ones
+            Path(args.out).write_text(json.dumps(results, indent=2))
+        _release(device)
 
 
 if __name__ == "__main__":
