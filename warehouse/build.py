@@ -12,7 +12,10 @@ Guarantees (callers need no retries or clean-up of their own):
   by the last recorded build, the build is a full refresh automatically.
 - Unit tests (dbt `unit_tests`, fixed inputs) check model code only: a build runs them unless
   the record says the unchanged project already passed them all. Views are re-created only on a
-  full refresh (their definitions are in the hash). Data tests always run.
+  full refresh (their definitions are in the hash). Data tests run on every build that runs dbt.
+- Nothing to do: when the project hash, the warehouse file and the lake (every file's path, size
+  and mtime under `<data>/lake`, config exports included) all equal the record of the last
+  complete build (no --select, tests run), the build returns without starting dbt.
 - Connections: dbt-duckdb's in-process database handle is closed after every build, failed or
   not, so the next build in the same process starts clean and the renamed file stands alone.
 - One build per data dir at a time (an exclusive lock on `<data>/cache/dbt/build.lock`); the temp
@@ -93,6 +96,8 @@ class BuildResult:
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
     """Finished nodes per resource type (model, test, unit_test)."""
+    up_to_date: bool = False
+    """True when nothing changed since the last complete build, so dbt did not run."""
 
 
 def benchmark_rows() -> pa.Table:
@@ -133,11 +138,39 @@ def mixture_rows() -> pa.Table:
 
 
 def export_config_dimensions(root: Path | None = None) -> dict[str, int]:
-    """Write the benchmark and mixture config dimensions to the lake; return row counts."""
+    """Write the benchmark and mixture config dimensions to the lake; return row counts.
+
+    A file whose rows are unchanged is left alone, so its mtime (part of the lake signature)
+    moves only when a config does.
+    """
+    import pyarrow.parquet as pq
+
     tables = {"config_benchmarks": benchmark_rows(), "config_mixtures": mixture_rows()}
     for name, table in tables.items():
-        lake.write_parquet(table, lake.config_export_path(name, root), table.schema)
+        path = lake.config_export_path(name, root)
+        if path.exists() and pq.read_table(path).equals(table):
+            continue
+        lake.write_parquet(table, path, table.schema)
     return {name: table.num_rows for name, table in tables.items()}
+
+
+def lake_signature(data: Path) -> str:
+    """sha256 over (relative path, size, mtime_ns) of every file under `<data>/lake`.
+
+    Lake writers replace whole files (temp + rename), so any new, changed or removed leaf moves
+    the signature; reading a stat per file costs milliseconds on the paper-size lake.
+    """
+    root = lake.lake_dir(data)
+    digest = hashlib.sha256()
+    for directory, subdirs, files in os.walk(root):
+        subdirs.sort()
+        for name in sorted(files):
+            path = Path(directory, name)
+            stat = path.stat()
+            digest.update(
+                f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
+            )
+    return digest.hexdigest()
 
 
 @contextmanager
@@ -326,15 +359,24 @@ def build(
         if reason is not None:
             log.info("full refresh: %s", reason)
             full_refresh = True
+        previous = _record(work_dir)
         # unit tests check model code only: rerun them only when the project changed
-        units_passed = not full_refresh and _record(work_dir).get("unit_tests_passed", False)
+        units_passed = not full_refresh and previous.get("unit_tests_passed", False)
         export_config_dimensions(data)
+        signature = lake_signature(data)
+        complete = not (skip_tests or select)
+        unchanged = previous.get("complete") and previous.get("lake_signature") == signature
+        if complete and not full_refresh and unchanged:
+            seconds = time.perf_counter() - started
+            log.info("%s is up to date with the lake (%.2f s)", target, seconds)
+            return BuildResult(path=target, seconds=seconds, up_to_date=True)
         selectors = select or ([] if full_refresh else UNCHANGED_PROJECT_SELECTORS)
         args = dbt_args(selectors, full_refresh, work_dir, skip_tests, units_passed)
         counts = _build_into(data, args, on_node)
-        units_passed = units_passed or not (skip_tests or select)
         record = {"project_hash": current_hash, "warehouse": _stamp(target)}
-        record["unit_tests_passed"] = units_passed
+        record["unit_tests_passed"] = units_passed or complete
+        record["complete"] = complete
+        record["lake_signature"] = signature
         (work_dir / "built.json").write_text(json.dumps(record))
     seconds = time.perf_counter() - started
     log.info("built %s in %.1f s (%s)", target, seconds, counts)

@@ -39,6 +39,11 @@ def build(
         except (BuildError, ConfigError) as exc:
             stdout.print(f"[red]build failed[/red]\n{exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+    if result.up_to_date:
+        stdout.print(
+            f"{result.path} is up to date: no lake file or model changed since the last build"
+        )
+        return
     counts = ", ".join(f"{n} {kind}s" for kind, n in sorted(result.counts.items()))
     stdout.print(f"built {result.path} in {result.seconds:.1f} s ({counts})")
 

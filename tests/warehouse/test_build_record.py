@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from warehouse import build as warehouse_build
@@ -65,3 +66,42 @@ def test_close_dbt_connections_closes_and_forgets_the_handle() -> None:
     assert environment.closed
     assert DuckDBConnectionManager._ENV is None
     warehouse_build.close_dbt_connections()  # nothing open: a no-op
+
+
+def test_build_is_a_no_op_until_a_lake_file_or_config_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warehouse import synthetic
+
+    root = tmp_path / "data"
+    config_dir = tmp_path / "configs"
+    synthetic.write_synthetic_lake(root, config_dir, n_items=6)
+    monkeypatch.setenv("XSTAGE_CONFIG_DIR", str(config_dir))
+    first = warehouse_build.build(root=root)
+    assert not first.up_to_date
+    assert first.counts["model"] > 0
+    stamp = warehouse_build._stamp(first.path)
+
+    again = warehouse_build.build(root=root)
+    assert again.up_to_date
+    assert again.counts == {}
+    assert warehouse_build._stamp(first.path) == stamp  # the file was not rewritten
+
+    # a --select build covers part of the project, so the next plain build runs dbt
+    warehouse_build.build(select=["stg_lake__runs"], root=root)
+    assert not warehouse_build.build(root=root).up_to_date
+    assert warehouse_build.build(root=root).up_to_date
+
+    # a new run's leaves in the lake
+    synthetic.add_run(root, "tiny", synthetic.mixture_id("web_b", synthetic.PROPORTIONS[0]), 1)
+    assert not warehouse_build.build(root=root).up_to_date
+    assert warehouse_build.build(root=root).up_to_date
+
+    # a changed config reaches the lake's config exports
+    config = config_dir / "benchmarks" / "cs_one.yaml"
+    config.write_text(config.read_text().replace("display_name: Cs One", "display_name: Renamed"))
+    rebuilt = warehouse_build.build(root=root)
+    assert not rebuilt.up_to_date
+    with duckdb.connect(str(rebuilt.path), read_only=True) as con:
+        sql = "select display_name from marts.dim_benchmarks where benchmark = 'cs_one'"
+        assert con.execute(sql).fetchall() == [("Renamed",)]
