@@ -17,7 +17,8 @@ from warehouse.queries import run_sql
 METRIC_COLUMNS = {"accuracy": "accuracy", "confidence": "mean_confidence"}
 GROUPINGS = ("benchmark", "category", "all")
 METHODS = ("pearson", "spearman")
-NORMALIZATIONS = ("none", "per_token", "per_char", "per_byte")
+# "primary": each benchmark at its config's primary_normalization (the report's choice)
+NORMALIZATIONS = ("none", "per_token", "per_char", "per_byte", "primary")
 
 # Per scale x benchmark: PT vs SFT values per unit (seed-averaged), then Pearson on values or on
 # tie-averaged ranks (Spearman). `{value}` is a column from METRIC_COLUMNS, never user text.
@@ -25,7 +26,8 @@ _PAIRED_SQL = """
 with scores as (
     select scale, mixture as unit, benchmark, category, stage, avg({value}) as value
     from marts.fct_benchmark_scores
-    where length_normalization = $normalization
+    where (length_normalization = $normalization
+           or ($normalization = 'primary' and is_primary_normalization))
       and ($scale is null or scale = $scale)
       and ($units is null or list_contains($units, mixture))
     group by all

@@ -106,12 +106,16 @@ def benchmark_scores(predictions: dict, chance: dict, primary: dict) -> dict:
     return out
 
 
-def unit_values(scores: dict, categories: dict) -> dict:
-    """{(scale, unit, stage, benchmark, norm, metric): seed-averaged value}."""
+def unit_values(scores: dict, primary: dict) -> dict:
+    """{(scale, unit, stage, benchmark, norm, metric): seed-averaged value}; norm "primary"
+    repeats each benchmark's values at its config's primary normalization."""
     acc: dict = defaultdict(list)
     for (scale, mixture, _seed, stage, benchmark, norm), row in scores.items():
-        acc[(scale, mixture, stage, benchmark, norm, "accuracy")].append(row["accuracy"])
-        acc[(scale, mixture, stage, benchmark, norm, "confidence")].append(row["mean_confidence"])
+        for label in (norm, "primary") if norm == primary[benchmark] else (norm,):
+            acc[(scale, mixture, stage, benchmark, label, "accuracy")].append(row["accuracy"])
+            acc[(scale, mixture, stage, benchmark, label, "confidence")].append(
+                row["mean_confidence"]
+            )
     return {key: float(np.mean(values)) for key, values in acc.items()}
 
 

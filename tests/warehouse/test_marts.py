@@ -20,8 +20,9 @@ def expected(built_lake: BuiltLake) -> dict:
     """The reference marts, computed once from the lake files."""
     root, configs = built_lake.root, built_lake.lake.config_dir
     out = {"items": ref.item_predictions(root)}
-    out["scores"] = ref.benchmark_scores(out["items"], *ref.load_benchmark_configs(configs))
-    out["values"] = ref.unit_values(out["scores"], CATEGORIES)
+    chance, primary = ref.load_benchmark_configs(configs)
+    out["scores"] = ref.benchmark_scores(out["items"], chance, primary)
+    out["values"] = ref.unit_values(out["scores"], primary)
     out["transfer"] = ref.cross_stage(out["values"])
     out["pairs"] = ref.pair_correlations(out["values"], CATEGORIES)
     out["by_mixture"] = ref.alignment_by_mixture(out["values"], CATEGORIES)

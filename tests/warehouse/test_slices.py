@@ -27,10 +27,14 @@ def _scores(database, scale, benchmark, metric_column, units=None):
 
 
 @pytest.mark.dbt
-@pytest.mark.parametrize("method", ["pearson", "spearman"])
-def test_per_benchmark_slice_equals_the_transfer_mart(database, method):
-    sliced = slices.correlate("confidence", by="benchmark", method=method, database=database)
-    mart = slices.transfer_table(metric="confidence", method=method, database=database)
+@pytest.mark.parametrize(
+    ("method", "normalization"),
+    [("pearson", "none"), ("spearman", "none"), ("pearson", "primary"), ("spearman", "primary")],
+)
+def test_per_benchmark_slice_equals_the_transfer_mart(database, method, normalization):
+    options = {"method": method, "normalization": normalization, "database": database}
+    sliced = slices.correlate("confidence", by="benchmark", **options)
+    mart = slices.transfer_table(metric="confidence", **options)
     expected = {(row["scale"], row["benchmark"]): row for row in mart.iter_rows(named=True)}
     assert sliced.height == len(expected) > 0
     for row in sliced.iter_rows(named=True):
