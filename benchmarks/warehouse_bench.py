@@ -7,7 +7,8 @@ benchmark/mixture configs, holds one run (both stages) out, then times in one go
   1. the pandas baseline on the full lake,
   2. `xstage build --full-refresh` on the lake without the held-out run,
   3. `xstage build` after the held-out run arrives (one-run incremental),
-  4. `xstage build` with nothing new,
+  4. `xstage build` with nothing new (returns without dbt), and `--force` (dbt's fixed cost),
+  5. one run removed and put back with `--skip-tests` (models only),
 and checks the warehouse against the baseline's accuracy and cross-stage Pearson r.
 """
 
@@ -153,7 +154,8 @@ def main() -> None:
     shutil.move(parked, held_out_dir(lake))
     write_runs(root, held)
     timings["one-run incremental"] = run_timed([str(XSTAGE), "build"], env)
-    timings["no change"] = run_timed([str(XSTAGE), "build"], env)
+    timings["no change (up to date)"] = run_timed([str(XSTAGE), "build"], env)
+    timings["no change, --force (dbt floor)"] = run_timed([str(XSTAGE), "build", "--force"], env)
     checks = compare_with_baseline(root)
     shutil.move(held_out_dir(lake, SECOND), parked)
     timings["run removed, --skip-tests"] = run_timed([str(XSTAGE), "build", "--skip-tests"], env)
@@ -166,7 +168,8 @@ def main() -> None:
 
 def report(timings: dict, checks: dict, meta: dict, slowest: list) -> None:
     rows = meta["rows"]["predictions"]
-    print(f"lake: {rows:,} prediction rows; load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"lake: {rows:,} prediction rows; load average {os.getloadavg()[0]:.1f} at the end; "
+          f"{os.cpu_count()} CPUs, dbt threads {os.environ.get('XSTAGE_DBT_THREADS', '4')}")  # fmt: skip
     print(f"{'step':<34}{'wall s':>9}{'cpu s':>9}")
     for name, (wall, cpu, _) in timings.items():
         print(f"{name:<34}{wall:>9.1f}{cpu:>9.1f}")

@@ -342,11 +342,13 @@ def build(
     on_node: NodeCallback | None = None,
     root: Path | None = None,
     skip_tests: bool = False,
+    force: bool = False,
 ) -> BuildResult:
     """Export config dimensions, run `dbt build` on a copy, rename the copy into place.
 
     Falls back to a full refresh by itself when the project changed since the warehouse was
-    built (see the module docstring); `full_refresh=True` forces one.
+    built (see the module docstring); `full_refresh=True` forces one. `force=True` runs dbt even
+    when nothing changed since the last complete build.
     """
     started = time.perf_counter()
     data = lake.data_dir(root)
@@ -366,7 +368,7 @@ def build(
         signature = lake_signature(data)
         complete = not (skip_tests or select)
         unchanged = previous.get("complete") and previous.get("lake_signature") == signature
-        if complete and not full_refresh and unchanged:
+        if complete and not (full_refresh or force) and unchanged:
             seconds = time.perf_counter() - started
             log.info("%s is up to date with the lake (%.2f s)", target, seconds)
             return BuildResult(path=target, seconds=seconds, up_to_date=True)

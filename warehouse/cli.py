@@ -1,6 +1,6 @@
 """`xstage build`: lake -> dbt (staging, intermediate, marts + tests) -> warehouse.duckdb.
 
-Used by: xstage build [--select SELECTOR ...] [--full-refresh] [--skip-tests].
+Used by: xstage build [--select SELECTOR ...] [--full-refresh] [--skip-tests] [--force].
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ def build(
     skip_tests: Annotated[
         bool, typer.Option("--skip-tests", help="Models only: no data tests, no unit tests.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Run dbt even when no lake file or model changed."),
+    ] = False,
 ) -> None:
     """Build warehouse.duckdb with dbt (models, data tests, unit tests); readers keep working."""
     from warehouse.build import BuildError
@@ -35,7 +39,9 @@ def build(
             bar.update(task, advance=1, description=f"dbt build: {name} {status}")
 
         try:
-            result = run_build(select or [], full_refresh, on_node, skip_tests=skip_tests)
+            result = run_build(
+                select or [], full_refresh, on_node, skip_tests=skip_tests, force=force
+            )
         except (BuildError, ConfigError) as exc:
             stdout.print(f"[red]build failed[/red]\n{exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None

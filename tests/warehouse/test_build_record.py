@@ -86,6 +86,9 @@ def test_build_is_a_no_op_until_a_lake_file_or_config_changes(
     assert again.up_to_date
     assert again.counts == {}
     assert warehouse_build._stamp(first.path) == stamp  # the file was not rewritten
+    forced = warehouse_build.build(root=root, force=True)
+    assert not forced.up_to_date
+    assert forced.counts["test"] > 0
 
     # a --select build covers part of the project, so the next plain build runs dbt
     warehouse_build.build(select=["stg_lake__runs"], root=root)
