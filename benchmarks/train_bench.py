@@ -8,8 +8,9 @@ Used by: .venv/bin/python benchmarks/train_bench.py --device cpu            (tin
          .venv/bin/python benchmarks/train_bench.py --device cuda --scale 240M --scale 1B
          [--compile] [--micro-batch N] [--seq-len 4096] [--out results.json]
          (on a lent GPU, all at once: bash benchmarks/gpu_session.sh)
-The step is the one training.loop runs: (bf16 autocast on CUDA) forward, fp32 log-softmax
-cross-entropy (training.loop.token_loss_sum), backward, gradient clipping, AdamW. Tokens are
+The step is the one training.loop runs: (bf16 autocast on CUDA) forward, the chunked LM head
++ fp32 cross-entropy (training.loss.model_loss_sum; `--loss full` for the full-logits loss,
+training.loss.token_loss_sum), backward, gradient clipping, AdamW. Tokens are
 random ids (throughput does not depend on them). MFU = tokens/s x training.model.flops_per_token / the device's bf16 peak.
 """
 
@@ -24,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-from training.loop import make_optimizer, token_loss_sum
+from training.loop import make_optimizer
+from training.loss import model_loss_sum, token_loss_sum
 from training.model import PEAK_BF16_TFLOPS, build_model, flops_per_token
 from xstage.config import RecipeConfig, load_config
 
@@ -38,15 +40,18 @@ def _peak(device: torch.device) -> float | None:
     return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
-def _step(model, optimizer, batch: torch.Tensor, amp: bool) -> float:
+def _step(model, raw_model, optimizer, batch: torch.Tensor, amp: bool, loss: str) -> float:
     context = (
         torch.autocast("cuda", dtype=torch.bfloat16)
         if amp
         else torch.autocast("cpu", enabled=False)
     )
     with context:
-        logits = model(input_ids=batch).logits
-    loss = token_loss_sum(logits, batch) / batch[:, 1:].numel()
+        if loss == "chunked":  # what training.loop runs
+            loss_sum = model_loss_sum(model, raw_model, batch, batch)
+        else:  # the full (B, S, V) logits, as before 2026-11-27
+            loss_sum = token_loss_sum(model(input_ids=batch).logits, batch)
+    loss = loss_sum / batch[:, 1:].numel()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
@@ -61,6 +66,8 @@ def bench(
     seq_len: int | None,
     steps: int,
     compile_model: bool,
+    loss: str = "chunked",
+    profile: Path | None = None,
 ) -> dict:
     scale = load_config("scales", scale_id)
     seq_len = seq_len or scale.seq_len
@@ -77,17 +84,23 @@ def bench(
     warmup = 3 if compile_model or device.type == "cuda" else 2
     start = time.perf_counter()
     for _ in range(warmup):  # with --compile, the first step compiles
-        _step(forward, optimizer, batch, amp)
+        _step(forward, model, optimizer, batch, amp, loss)
     if device.type == "cuda":
         torch.cuda.synchronize()
     warmup_s = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(steps):
-        _step(forward, optimizer, batch, amp)
+        _step(forward, model, optimizer, batch, amp, loss)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     tokens_per_s = steps * micro * seq_len / seconds
+    if profile:
+        name = f"{scale_id}_{loss}{'_compile' if compile_model else ''}_mb{micro}"
+        _profile(
+            profile / f"profile_{name}.txt",
+            lambda: _step(forward, model, optimizer, batch, amp, loss),
+        )
     peak = _peak(device)
     flops = flops_per_token(scale, seq_len)
     return {
@@ -99,6 +112,7 @@ def bench(
         "seq_len": seq_len,
         "dtype": "bf16 autocast" if amp else "fp32",
         "compile": compile_model,
+        "loss": loss,
         "steps": steps,
         "warmup_steps": warmup,
         "warmup_s": round(warmup_s, 1),
@@ -107,6 +121,23 @@ def bench(
         "peak_tflops": peak,
         "max_memory_gib": _max_memory_gib(device),
     }
+
+
+def _profile(path: Path, step, n_steps: int = 2) -> None:
+    """Kernel-time table (top 40 by self device time, or CPU time on CPU) of `n_steps` steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.cuda.is_available()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(n_steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(prof.key_averages().table(sort_by=key, row_limit=40, max_name_column_width=70))
+    print(f"profile of {n_steps} steps -> {path}", flush=True)
 
 
 def bench_or_halve(scale_id: str, device: torch.device, micro: int, **kwargs) -> dict:
@@ -218,7 +249,14 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, help="default: the scale's")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument(
+        "--loss",
+        action="append",
+        choices=["chunked", "full"],
+        help="chunked LM head (training.loop's, default) or full logits; repeat to run both",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--profile", type=Path, help="also profile 2 steps; tables to this dir")
     parser.add_argument("--out", help="also write the results as JSON here")
     parser.add_argument("--demo-runs", action="store_true", help="time whole demo runs instead")
     args = parser.parse_args()
@@ -231,17 +269,27 @@ def main() -> None:
             Path(args.out).write_text(json.dumps(results, indent=2))
         return
     scales = args.scale or (["240M", "1B"] if device.type == "cuda" else ["tiny", "small"])
+    if device.type == "cuda":  # TF32 for any fp32 matmul left outside autocast (as the loop)
+        torch.set_float32_matmul_precision("high")
     results = []
-    for scale in scales:
+    for scale, loss in ((s, x) for s in scales for x in args.loss or ["chunked"]):
         micro = args.micro_batch or DEFAULT_MICRO.get(scale, 4)
         steps = args.steps or (10 if device.type == "cuda" else 8)
         result = bench_or_halve(
-            scale, device, micro, seq_len=args.seq_len, steps=steps, compile_model=args.compile
+            scale,
+            device,
+            micro,
+            seq_len=args.seq_len,
+            steps=steps,
+            compile_model=args.compile,
+            loss=loss,
+            profile=args.profile,
         )
         results.append(result)
         mfu = f"{result['mfu']:.1%}" if result["mfu"] is not None else "-"
         print(
-            f"{scale:>5}  {result['tokens_per_s']:>10,.0f} tok/s  MFU {mfu}  {json.dumps(result)}",
+            f"{scale:>5} {loss:>7}  {result['tokens_per_s']:>10,.0f} tok/s  MFU {mfu}  "
+            f"{json.dumps(result)}",
             flush=True,
         )
         if args.out:  # after every scale: a later failure or timeout keeps the earlier ones
