@@ -15,6 +15,7 @@ HellaSwag) vs packed 2,320; 1B 472 vs 982. Goal: >= 2x naive and >= 50% MFU at 1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -27,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scoring.batching import EncodedChoice, pack_items, plan_batches
-from scoring.forward import ChoiceScore, score_lines
+from scoring.forward import ChoiceScore, collate, score_lines
 
 SHAPES = {
     # the paper's shapes (DESIGN §7, §10): 8 heads of 256, gated FFN 8x, tied 100,864 vocab
@@ -78,17 +79,48 @@ def synthetic_items(
     ]
 
 
-def packed_scores(model, items, batch_tokens: int, device: str) -> list[list[ChoiceScore]]:
+def packed_scores(
+    model, items, batch_tokens: int, device: str, backend: str = "default"
+) -> list[list[ChoiceScore]]:
     rows = pack_items(items, shared_context=True)
     out: list = [None] * len(rows)
-    for batch in plan_batches(rows, batch_tokens):
-        for index, score in zip(
-            [i for line in batch for i in line],
-            score_lines(model, [[rows[i] for i in line] for line in batch], 0, device),
-            strict=True,
-        ):
-            out[index] = score
+    with sdpa_backends(backend):
+        for batch in plan_batches(rows, batch_tokens):
+            for index, score in zip(
+                [i for line in batch for i in line],
+                score_lines(model, [[rows[i] for i in line] for line in batch], 0, device),
+                strict=True,
+            ):
+                out[index] = score
     return out
+
+
+def sdpa_backends(backend: str):
+    """SDPA restricted to one backend (`efficient`, `math`, `cudnn`), or torch's own choice."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    if backend == "default":
+        return contextlib.nullcontext()
+    names = {"efficient": "EFFICIENT_ATTENTION", "math": "MATH", "cudnn": "CUDNN_ATTENTION"}
+    return sdpa_kernel([getattr(SDPBackend, names[backend])])
+
+
+def default_sdpa_choice(model, items, batch_tokens: int, device: str) -> str:
+    """The backend SDPA picks for the first packed batch's shapes and mask (no forward run)."""
+    from torch.nn.attention import SDPBackend
+
+    config = model.config
+    rows = pack_items(items, shared_context=True)
+    first = plan_batches(rows, batch_tokens)[0]
+    batch = collate([[rows[i] for i in line] for line in first], 0, device)
+    lines, length = batch.tokens.shape
+    dtype = model.get_input_embeddings().weight.dtype
+    q = torch.zeros(lines, config.num_attention_heads, length, config.head_dim, dtype=dtype)
+    mask = torch.zeros(batch.mask.shape, dtype=dtype, device=device)
+    q = q.to(device)
+    choice = int(torch._fused_sdp_choice(q, q, q, attn_mask=mask))
+    names = {int(getattr(SDPBackend, name)): name for name in SDPBackend.__members__}
+    return f"{names.get(choice, choice)} for [{lines}, {q.shape[1]}, {length}, {q.shape[3]}]"
 
 
 @torch.inference_mode()
@@ -113,6 +145,28 @@ def naive_scores(model, items, batch_rows: int, device: str) -> list[list[Choice
                 float(sliced.gather(1, target[:, None]).double().sum()), len(target), greedy
             )
     return out
+
+
+def profile_tables(path: Path, fn) -> None:
+    """Top-30 ops by self device time and by host time (where a per-shape set-up would show)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.cuda.is_available()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    started = time.perf_counter()
+    with profile(activities=activities) as prof:
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    table = prof.key_averages()
+    sorts = (["self_device_time_total"] if cuda else []) + ["cpu_time_total"]
+    text = [f"{path.stem}: {seconds:.2f} s under the profiler"]
+    for key in sorts:
+        text += [f"--- by {key}", table.table(sort_by=key, row_limit=30, max_name_column_width=60)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(text))
+    print(f"profile -> {path}", flush=True)
 
 
 def timed(fn, device: str):
@@ -179,34 +233,56 @@ def check_shape(name: str, args, device: str, dtype: torch.dtype, ceiling: float
     shape = SHAPES[name]
     model = build_model(shape, dtype, device)
     results = []
-    for kind in ITEM_SHAPES:
+    for kind in args.items:
         items = synthetic_items(kind, args.n_items, shape["vocab"])
         packed_scores(model, items[: args.warmup], args.batch_tokens, device)  # warm-up
         naive_scores(model, items[: args.warmup], args.batch_rows, device)
-        ours, t_ours = timed(
-            partial(packed_scores, model, items, args.batch_tokens, device), device
-        )
+        # the first packed pass meets every batch shape for the first time; later ones do not
+        packed = partial(packed_scores, model, items, args.batch_tokens, device)
+        ours, t_ours = timed(packed, device)
+        t_again = [timed(packed, device)[1] for _ in range(args.repeat - 1)]
         base, t_base = timed(partial(naive_scores, model, items, args.batch_rows, device), device)
         flops_ours, tokens_ours = forward_flops(shape, items, packed=True)
         flops_base, tokens_base = forward_flops(shape, items, packed=False)
         peak = args.peak_tflops * 1e12
-        results.append(
-            {
-                "shape": name,
-                "items": kind,
-                "n_items": len(items),
-                "dtype": str(dtype),
-                "packed_items_per_s": round(len(items) / t_ours, 1),
-                "naive_items_per_s": round(len(items) / t_base, 1),
-                "speedup": round(t_base / t_ours, 2),
-                "packed_tokens_per_s": round(tokens_ours / t_ours),
-                "naive_tokens_per_s": round(tokens_base / t_base),
-                "packed_mfu_vs_peak": round(flops_ours / t_ours / peak, 3),
-                "naive_mfu_vs_peak": round(flops_base / t_base / peak, 3),
-                "packed_mfu_vs_matmul_ceiling": round(flops_ours / t_ours / ceiling, 3),
-                **compare(base, ours),
-            }
-        )
+        row = {
+            "shape": name,
+            "items": kind,
+            "n_items": len(items),
+            "dtype": str(dtype),
+            "packed_items_per_s": round(len(items) / t_ours, 1),
+            "naive_items_per_s": round(len(items) / t_base, 1),
+            "speedup": round(t_base / t_ours, 2),
+            "packed_tokens_per_s": round(tokens_ours / t_ours),
+            "naive_tokens_per_s": round(tokens_base / t_base),
+            "packed_mfu_vs_peak": round(flops_ours / t_ours / peak, 3),
+            "naive_mfu_vs_peak": round(flops_base / t_base / peak, 3),
+            "packed_mfu_vs_matmul_ceiling": round(flops_ours / t_ours / ceiling, 3),
+            **compare(base, ours),
+        }
+        if t_again:  # same items and batch shapes again
+            row["packed_items_per_s_repeats"] = [round(len(items) / t, 1) for t in t_again]
+        if device.startswith("cuda"):
+            row["sdpa_default"] = default_sdpa_choice(model, items, args.batch_tokens, device)
+        for backend in args.sdpa:  # the packed path with SDPA held to one backend
+            try:
+                scores, seconds = timed(partial(packed, backend=backend), device)
+            except (
+                RuntimeError,
+                ValueError,
+                NotImplementedError,
+            ) as error:  # "No available kernel"
+                row[f"packed_error_{backend}"] = str(error).splitlines()[0][:200]
+                continue
+            row[f"packed_items_per_s_{backend}"] = round(len(items) / seconds, 1)
+            row[f"max_abs_diff_{backend}"] = compare(base, scores)["max_abs_diff"]
+        if args.profile:  # items of another seed: batch shapes this process has not seen yet
+            fresh = synthetic_items(kind, args.n_items, shape["vocab"], seed=1)
+            profile_tables(
+                args.profile / f"profile_{name}_{kind}.txt",
+                partial(packed_scores, model, fresh, args.batch_tokens, device),
+            )
+        results.append(row)
         print(json.dumps(results[-1]), flush=True)
     del model
     if device.startswith("cuda"):
@@ -218,6 +294,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny shape on CPU, fp32, seconds")
     parser.add_argument("--shapes", nargs="+", default=["240M", "1B"])
+    parser.add_argument("--items", nargs="+", default=list(ITEM_SHAPES), choices=ITEM_SHAPES)
+    parser.add_argument("--repeat", type=int, default=1, help="time the packed path N times")
+    parser.add_argument(
+        "--sdpa",
+        nargs="*",
+        default=[],
+        choices=["efficient", "math", "cudnn"],
+        help="also time the packed path with SDPA held to each of these backends",
+    )
     parser.add_argument("--n-items", type=int, default=2048)
     parser.add_argument("--warmup", type=int, default=64)
     parser.add_argument("--batch-tokens", type=int, default=65_536)
@@ -226,9 +311,12 @@ def main() -> None:
         "--peak-tflops", type=float, default=989.0, help="bf16 dense peak (H100/H200 SXM)"
     )
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--profile", type=Path, help="profile one packed pass per shape x items; tables here"
+    )
     args = parser.parse_args()
     if args.smoke:
-        device, dtype, args.shapes = "cpu", torch.float32, ["smoke"]
+        device, dtype, args.shapes, args.sdpa = "cpu", torch.float32, ["smoke"], args.sdpa[:1]
         args.n_items, args.warmup, args.batch_tokens, args.batch_rows = 32, 4, 2048, 16
     else:
         device, dtype = "cuda", torch.bfloat16

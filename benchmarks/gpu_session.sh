@@ -17,6 +17,19 @@
 # subset: GPU_SESSION_STEPS="env train_compile" (names as in steps.tsv).
 # $OUT gets: session.log (everything), steps.tsv (step, rc, seconds), score_check.json,
 # train_eager.json, train_compile.json.
+#
+# Follow-up steps (not in the default list; ~3.5 min in all on an H200), for the chunked loss
+# (training/loss.py) and the packed-scoring diagnosis, run in this order:
+#     GPU_SESSION_STEPS="env train_loss score_diag train_micro16 train_compile2" \
+#         GPU_SESSION_BUDGET_S=230 bash benchmarks/gpu_session.sh
+# (d) train_loss: 240M + 1B eager, full-logits vs chunked loss, 10 steps, plus a 2-step
+# profile of each (profiles/); (e) train_compile2 (last: it gets what the budget has left):
+# 240M + 1B --compile, chunked loss; (f) score_diag: 1B then 240M (the reverse of score_check's order), HellaSwag, 1,024 items,
+# packed timed twice (new batch shapes, then the same again), with SDPA held to the efficient
+# and to the cuDNN backend, the backend SDPA picks, and a profile of one more packed pass on
+# unseen shapes; (g) train_micro16: 240M chunked at micro-batch 16 (the memory the loss frees).
+# They add train_loss.json, train_compile2.json, score_diag.json, train_micro16.json and
+# profiles/*.txt to $OUT.
 
 set -u -o pipefail
 
@@ -98,6 +111,14 @@ if [[ $SMOKE == 1 ]]; then
         --out "$OUT/train_eager.json"
     step train_compile 600 "$PY" benchmarks/train_bench.py --device cpu --scale tiny --compile \
         --steps 2 --out "$OUT/train_compile.json"
+    step train_loss 300 "$PY" benchmarks/train_bench.py --device cpu --scale tiny --loss full \
+        --loss chunked --steps 2 --profile "$OUT/profiles" --out "$OUT/train_loss.json"
+    step score_diag 300 "$PY" benchmarks/gpu_score_check.py --smoke --items hellaswag --repeat 2 \
+        --sdpa efficient --profile "$OUT/profiles" --out "$OUT/score_diag.json"
+    step train_micro16 300 "$PY" benchmarks/train_bench.py --device cpu --scale tiny \
+        --micro-batch 16 --steps 2 --out "$OUT/train_micro16.json"
+    step train_compile2 600 "$PY" benchmarks/train_bench.py --device cpu --scale tiny --compile \
+        --steps 2 --out "$OUT/train_compile2.json"
 else
     # (a) ~40 s: 2,048 items x 2 item shapes x 2 models, both paths; 8192^3 matmul ceiling
     step score_check 100 "$PY" benchmarks/gpu_score_check.py --out "$OUT/score_check.json"
@@ -107,6 +128,20 @@ else
     # (c) whatever the budget has left (~4-5 min): compile is the 1st warm-up step's cost
     step train_compile 330 "$PY" benchmarks/train_bench.py --device cuda --scale 240M --compile \
         --micro-batch 8 --steps 20 --out "$OUT/train_compile.json"
+    # (d) ~40 s: 4 x (build + 3 warm-up + 10 steps + 2 profiled steps)
+    step train_loss 90 "$PY" benchmarks/train_bench.py --device cuda --scale 240M --scale 1B \
+        --loss full --loss chunked --steps 10 --profile "$OUT/profiles" \
+        --out "$OUT/train_loss.json"
+    # (f) ~40 s: 2 shapes x (packed x 2, naive, efficient, cuDNN, profiled packed)
+    step score_diag 75 "$PY" benchmarks/gpu_score_check.py --shapes 1B 240M --items hellaswag \
+        --n-items 1024 --repeat 2 --sdpa efficient cudnn --profile "$OUT/profiles" \
+        --out "$OUT/score_diag.json"
+    # (g) ~10 s
+    step train_micro16 30 "$PY" benchmarks/train_bench.py --device cuda --scale 240M \
+        --micro-batch 16 --steps 10 --out "$OUT/train_micro16.json"
+    # (e) last, whatever is left (~80 s wanted): ~30 s of compile per scale, then 10 steps
+    step train_compile2 120 "$PY" benchmarks/train_bench.py --device cuda --scale 240M \
+        --scale 1B --compile --steps 10 --out "$OUT/train_compile2.json"
 fi
 
 note "done: failed=$failed"

@@ -52,7 +52,11 @@ def block_mask(items: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
 
 
 def collate(lines: Sequence[Sequence[PackedRow]], pad_id: int, device: torch.device | str) -> Batch:
-    """Lay each line's item rows end to end, right-pad lines, flatten prediction indices."""
+    """Lay each line's item rows end to end, right-pad lines, flatten prediction indices.
+
+    The [B, 1, L, L] mask is built on `device` from the [B, L] item and segment ids (on a GPU
+    that saves the host the mask's arithmetic and its copy).
+    """
     length = max(sum(len(row.tokens) for row in line) for line in lines)
     shape = (len(lines), length)
     tokens = torch.full(shape, pad_id, dtype=torch.long)
@@ -75,7 +79,7 @@ def collate(lines: Sequence[Sequence[PackedRow]], pad_id: int, device: torch.dev
     return Batch(
         tokens=tokens.to(device),
         positions=positions.to(device),
-        mask=block_mask(items, segments).to(device),
+        mask=block_mask(items.to(device), segments.to(device)),
         predict_at=torch.tensor(predict_at, dtype=torch.long, device=device),
         targets=torch.tensor(targets, dtype=torch.long, device=device),
     )
