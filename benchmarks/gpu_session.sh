@@ -24,7 +24,7 @@
 #         GPU_SESSION_BUDGET_S=230 bash benchmarks/gpu_session.sh
 # (d) train_loss: 240M + 1B eager, full-logits vs chunked loss, 10 steps, plus a 2-step
 # profile of each (profiles/); (e) train_compile2 (last: it gets what the budget has left):
-# 240M + 1B --compile, chunked loss; (f) score_diag: 1B then 240M (the reverse of score_check's order), HellaSwag, 1,024 items,
+# 240M + 1B --compile, chunked loss, and a profile of each; (f) score_diag: 1B then 240M (the reverse of score_check's order), HellaSwag, 1,024 items,
 # packed timed twice (new batch shapes, then the same again), with SDPA held to the efficient
 # and to the cuDNN backend, the backend SDPA picks, and a profile of one more packed pass on
 # unseen shapes; (g) train_micro16: 240M chunked at micro-batch 16 (the memory the loss frees).
@@ -118,7 +118,7 @@ if [[ $SMOKE == 1 ]]; then
     step train_micro16 300 "$PY" benchmarks/train_bench.py --device cpu --scale tiny \
         --micro-batch 16 --steps 2 --out "$OUT/train_micro16.json"
     step train_compile2 600 "$PY" benchmarks/train_bench.py --device cpu --scale tiny --compile \
-        --steps 2 --out "$OUT/train_compile2.json"
+        --steps 2 --profile "$OUT/profiles" --out "$OUT/train_compile2.json"
 else
     # (a) ~40 s: 2,048 items x 2 item shapes x 2 models, both paths; 8192^3 matmul ceiling
     step score_check 100 "$PY" benchmarks/gpu_score_check.py --out "$OUT/score_check.json"
@@ -139,9 +139,9 @@ else
     # (g) ~10 s
     step train_micro16 30 "$PY" benchmarks/train_bench.py --device cuda --scale 240M \
         --micro-batch 16 --steps 10 --out "$OUT/train_micro16.json"
-    # (e) last, whatever is left (~80 s wanted): ~30 s of compile per scale, then 10 steps
+    # (e) last, whatever is left (~85 s wanted): ~30 s of compile per scale, 10 steps, 2 profiled
     step train_compile2 120 "$PY" benchmarks/train_bench.py --device cuda --scale 240M \
-        --scale 1B --compile --steps 10 --out "$OUT/train_compile2.json"
+        --scale 1B --compile --steps 10 --profile "$OUT/profiles" --out "$OUT/train_compile2.json"
 fi
 
 note "done: failed=$failed"

@@ -76,3 +76,25 @@ def test_head_loss_sum_without_grad_and_all_ignored() -> None:
     assert float(got) == pytest.approx(float(token_loss_sum(hidden @ weight.T, labels)), rel=1e-6)
     ignored = torch.full((2, 5), IGNORE_INDEX)
     assert float(head_loss_sum(hidden, weight, ignored)) == 0.0
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_chunked_loss_under_bf16_autocast_matches_to_bf16_rounding(tied: bool) -> None:
+    """The GPU recipe's setting: bf16 head matmuls, fp32 softmax, several chunks."""
+    model = _model(tied)
+    input_ids, labels, mask = _batch()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        full = token_loss_sum(model(input_ids=input_ids, attention_mask=mask).logits, labels)
+    full.backward()
+    expected = _grads(model)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        chunked = model_loss_sum(model, model, input_ids, labels, mask, 257 * 5)
+    chunked.backward()
+    got = _grads(model)
+    assert chunked.dtype == torch.float32
+    assert float(chunked.detach()) == pytest.approx(float(full.detach()), rel=1e-5)
+    for name, grad in expected.items():
+        # the head's bf16 GEMM rounds per chunk instead of once: ~bf16 epsilon of the largest
+        torch.testing.assert_close(
+            got[name], grad, rtol=0, atol=2e-2 * float(grad.abs().max()), msg=name
+        )
