@@ -262,32 +262,35 @@ def check_shape(name: str, args, device: str, dtype: torch.dtype, ceiling: float
         }
         if t_again:  # same items and batch shapes again
             row["packed_items_per_s_repeats"] = [round(len(items) / t, 1) for t in t_again]
-        if device.startswith("cuda"):
-            row["sdpa_default"] = default_sdpa_choice(model, items, args.batch_tokens, device)
-        for backend in args.sdpa:  # the packed path with SDPA held to one backend
-            try:
-                scores, seconds = timed(partial(packed, backend=backend), device)
-            except (
-                RuntimeError,
-                ValueError,
-                NotImplementedError,
-            ) as error:  # "No available kernel"
-                row[f"packed_error_{backend}"] = str(error).splitlines()[0][:200]
-                continue
-            row[f"packed_items_per_s_{backend}"] = round(len(items) / seconds, 1)
-            row[f"max_abs_diff_{backend}"] = compare(base, scores)["max_abs_diff"]
-        if args.profile:  # items of another seed: batch shapes this process has not seen yet
-            fresh = synthetic_items(kind, args.n_items, shape["vocab"], seed=1)
-            profile_tables(
-                args.profile / f"profile_{name}_{kind}.txt",
-                partial(packed_scores, model, fresh, args.batch_tokens, device),
-            )
+        diagnose(row, model, items, base, packed, args, device)
         results.append(row)
         print(json.dumps(results[-1]), flush=True)
     del model
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
     return results
+
+
+def diagnose(row: dict, model, items, base, packed, args, device: str) -> None:
+    """Add to `row`: SDPA's default backend, a profile on unseen shapes, one-backend timings."""
+    if device.startswith("cuda"):
+        row["sdpa_default"] = default_sdpa_choice(model, items, args.batch_tokens, device)
+    print(json.dumps(row), flush=True)  # in the log before the riskier runs below
+    if args.profile:  # items of another seed: batch shapes this process has not seen yet
+        kind = row["items"]
+        fresh = synthetic_items(kind, args.n_items, model.config.vocab_size, seed=1)
+        profile_tables(
+            args.profile / f"profile_{row['shape']}_{kind}.txt",
+            partial(packed_scores, model, fresh, args.batch_tokens, device),
+        )
+    for backend in args.sdpa:  # the packed path with SDPA held to one backend
+        try:
+            scores, seconds = timed(partial(packed, backend=backend), device)
+        except (RuntimeError, ValueError, NotImplementedError) as error:  # no available kernel
+            row[f"packed_error_{backend}"] = str(error).splitlines()[0][:200]
+            continue
+        row[f"packed_items_per_s_{backend}"] = round(len(items) / seconds, 1)
+        row[f"max_abs_diff_{backend}"] = compare(base, scores)["max_abs_diff"]
 
 
 def main() -> None:
