@@ -7,6 +7,7 @@ Log-softmax and sums run in fp32/fp64 even for bf16 weights: bf16 log-likelihood
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,35 +55,49 @@ def block_mask(items: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
 def collate(lines: Sequence[Sequence[PackedRow]], pad_id: int, device: torch.device | str) -> Batch:
     """Lay each line's item rows end to end, right-pad lines, flatten prediction indices.
 
-    The [B, 1, L, L] mask is built on `device` from the [B, L] item and segment ids (on a GPU
-    that saves the host the mask's arithmetic and its copy).
+    Host side: flat Python lists and one tensor per field (a tensor per row took 2/3 of the
+    host time). The [B, 1, L, L] mask is built on `device` from the [B, L] item and segment ids.
     """
     length = max(sum(len(row.tokens) for row in line) for line in lines)
-    shape = (len(lines), length)
-    tokens = torch.full(shape, pad_id, dtype=torch.long)
-    positions = torch.zeros(shape, dtype=torch.long)
-    segments = torch.full(shape, -1, dtype=torch.long)
-    items = torch.full(shape, -1, dtype=torch.long)
+    tokens: list[int] = []
+    positions: list[int] = []
+    segments: list[int] = []
+    items: list[int] = []
     predict_at: list[int] = []
     targets: list[int] = []
     for index, line in enumerate(lines):
-        offset = 0
+        offset = index * length
         for item, row in enumerate(line):
-            end = offset + len(row.tokens)
-            tokens[index, offset:end] = torch.tensor(row.tokens)
-            positions[index, offset:end] = torch.tensor(row.positions)
-            segments[index, offset:end] = torch.tensor(row.segments)
-            items[index, offset:end] = item
-            predict_at.extend(index * length + offset + at for at in row.predict_at)
-            targets.extend(row.targets)
-            offset = end
+            tokens += row.tokens
+            positions += row.positions
+            segments += row.segments
+            items += [item] * len(row.tokens)
+            predict_at += [offset + at for at in row.predict_at]
+            targets += row.targets
+            offset += len(row.tokens)
+        pad = (index + 1) * length - offset
+        tokens += [pad_id] * pad
+        positions += [0] * pad
+        segments += [-1] * pad
+        items += [-1] * pad
+
+    def grid(values: list[int]) -> torch.Tensor:
+        return _long_tensor(values).view(len(lines), length).to(device)
+
     return Batch(
-        tokens=tokens.to(device),
-        positions=positions.to(device),
-        mask=block_mask(items.to(device), segments.to(device)),
-        predict_at=torch.tensor(predict_at, dtype=torch.long, device=device),
-        targets=torch.tensor(targets, dtype=torch.long, device=device),
+        tokens=grid(tokens),
+        positions=grid(positions),
+        mask=block_mask(grid(items), grid(segments)),
+        predict_at=_long_tensor(predict_at).to(device),
+        targets=_long_tensor(targets).to(device),
     )
+
+
+def _long_tensor(values: list[int]) -> torch.Tensor:
+    """int64 tensor of a list of ints, ~4x faster than torch.tensor (via a C array)."""
+    if not values:
+        return torch.zeros(0, dtype=torch.long)
+    return torch.frombuffer(array("q", values), dtype=torch.long)
 
 
 def hidden_dtype(model: torch.nn.Module) -> torch.dtype:

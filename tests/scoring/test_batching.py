@@ -12,7 +12,7 @@ from scoring.batching import (
     plan_batches,
     truncate_choice,
 )
-from scoring.forward import block_mask
+from scoring.forward import block_mask, collate
 
 
 def test_pack_item_lays_out_the_shared_prefix_once():
@@ -92,3 +92,20 @@ def test_block_mask_is_causal_within_a_segment_and_blind_across_segments_and_ite
         [0, 0, 0, 0, 0, 1, 1, 0],
         [0, 0, 0, 0, 0, 0, 0, 1],
     ]
+
+
+def test_collate_lays_rows_end_to_end_pads_lines_and_flattens_predictions():
+    a = pack_item([EncodedChoice((1, 2, 3), (4, 5)), EncodedChoice((1, 2, 3), (6,))])
+    b = pack_item([EncodedChoice((7,), (8,))])
+    c = pack_item([EncodedChoice((9, 10), (11,))])
+    batch = collate([[a, b], [c]], pad_id=0, device="cpu")
+    assert batch.tokens.tolist() == [[1, 2, 3, 4, 7], [9, 10, 0, 0, 0]]
+    assert batch.positions.tolist() == [[0, 1, 2, 3, 0], [0, 1, 0, 0, 0]]
+    # a: choice 1 reads 3 and 4 (row positions 2, 3), choice 2 reads 3; b at 4; c at 5 + 1
+    assert batch.predict_at.tolist() == [2, 3, 2, 4, 6]
+    assert batch.targets.tolist() == [4, 5, 6, 8, 11]
+    mask = batch.mask[:, 0].int().tolist()
+    assert mask[0][4] == [0, 0, 0, 0, 1]  # b sees only itself, not a
+    assert mask[0][3] == [1, 1, 1, 1, 0]
+    assert mask[1][1] == [1, 1, 0, 0, 0]
+    assert mask[1][4] == [0, 0, 1, 1, 1]  # padding sees earlier padding only
