@@ -8,11 +8,9 @@
 -- No q_value here: BH depends on the whole family, so fct_item_stage_flips adds it.
 -- The 2 x 2 table of PT -> SFT correctness over items scored at both stages, and the Pearson r
 -- over items of prob_gold at PT with prob_gold at SFT. BH family: length_normalization.
+-- fct_item_predictions is read in place by the two sides below, not through an import CTE:
+-- DuckDB materializes a CTE referenced twice, which would copy all 7M rows on every build.
 with
-
-item_predictions as (
-    select * from {{ ref('fct_item_predictions') }}
-),
 
 all_pairs as (
     {{ leaf_pairs_sql() }}
@@ -29,7 +27,7 @@ pretrain_items as (
     select
         pairs.pair_fingerprint,
         item_predictions.*
-    from item_predictions
+    from {{ ref('fct_item_predictions') }} as item_predictions
     inner join pairs on item_predictions.leaf_fingerprint = pairs.leaf_fingerprint_pretrain
 ),
 
@@ -40,7 +38,7 @@ sft_items as (
         item_predictions.length_normalization,
         item_predictions.is_correct,
         item_predictions.prob_gold
-    from item_predictions
+    from {{ ref('fct_item_predictions') }} as item_predictions
     inner join pairs on item_predictions.leaf_fingerprint = pairs.leaf_fingerprint_sft
 ),
 
