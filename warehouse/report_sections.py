@@ -81,7 +81,14 @@ def transfer_section(context: Context) -> Section:
         "<p>For each benchmark and scale, r correlates a mixture's pretrained value with its "
         "fine-tuned value over the mixtures (n = number of mixtures); a category's bar is the "
         "unweighted mean over its benchmarks, <code>all</code> the mean over every benchmark. "
-        "With n = 9, |r| must exceed about 0.67 for p &lt; 0.05.</p>"
+        "With n = 9, |r| must exceed about 0.67 for p &lt; 0.05."
+        + (
+            " Normalisation <code>primary</code>: each benchmark at its config's primary "
+            "length normalisation (lm-eval's default; per_char where lm-eval reports acc_norm)."
+            if norm == "primary"
+            else ""
+        )
+        + "</p>"
         + H.source(["marts.fct_category_transfer"], f"method pearson, length_normalization {norm}")
         + H.figure(name, "Figure 1: cross-stage correlation of accuracy and confidence")
         + H.table(
