@@ -7,6 +7,7 @@ Log-softmax and sums run in fp32/fp64 even for bf16 weights: bf16 log-likelihood
 
 from __future__ import annotations
 
+import contextlib
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,16 @@ import torch
 from scoring.batching import PackedRow
 
 HEAD_CHUNK_ELEMENTS = 2**27  # fp32 logits per LM-head chunk (512 MB): positions = this // vocab
+
+# SDPA backends the packed forward may use on CUDA (torch.nn.attention.SDPBackend names).
+# SDPA's own pick for our masked bf16 batches on sm90 is cuDNN attention, which builds an
+# execution plan per new batch shape: ~0.3 s each, so a 1B first pass over 1,024 HellaSwag
+# items took 4.7 s vs 1.15 s on seen shapes (H200; BENCHMARKS.md, "GPU" under Scoring). Every
+# batch of a scoring run has a new (lines, length) shape. The memory-efficient kernel has no
+# per-shape set-up and is as fast on seen shapes (862 vs 881 items/s at 1B, 2,117 vs 2,023 at
+# 240M); MATH takes what it rejects. Bucketing shapes instead would add padded work. Elsewhere
+# (CPU) torch keeps its own choice.
+CUDA_ATTENTION: tuple[str, ...] | None = ("EFFICIENT_ATTENTION", "MATH")
 
 
 @dataclass(frozen=True)
@@ -105,19 +116,36 @@ def hidden_dtype(model: torch.nn.Module) -> torch.dtype:
     return model.get_input_embeddings().weight.dtype
 
 
+def attention_backends(
+    device: torch.device, backends: Sequence[str] | None = CUDA_ATTENTION
+) -> contextlib.AbstractContextManager:
+    """SDPA held to `backends` (SDPBackend names) on CUDA; torch's own choice if None or on CPU."""
+    if backends is None or device.type != "cuda":
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([getattr(SDPBackend, name) for name in backends])
+
+
 @torch.inference_mode()
-def token_logprobs(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """fp32 log-prob of each target token and whether it is the argmax, for one batch."""
+def token_logprobs(
+    model: torch.nn.Module, batch: Batch, attention: Sequence[str] | None = CUDA_ATTENTION
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 log-prob of each target token and whether it is the argmax, for one batch.
+
+    `attention`: the SDPA backends allowed on CUDA (see CUDA_ATTENTION; None: torch's choice).
+    """
     body, head = model.get_decoder(), model.get_output_embeddings()
     # An additive float mask, converted once per batch rather than by SDPA in every layer.
     mask = torch.zeros(batch.mask.shape, dtype=hidden_dtype(model), device=batch.mask.device)
     mask.masked_fill_(~batch.mask, torch.finfo(mask.dtype).min)
-    hidden = body(
-        input_ids=batch.tokens,
-        attention_mask=mask,
-        position_ids=batch.positions,
-        use_cache=False,
-    ).last_hidden_state
+    with attention_backends(batch.tokens.device, attention):
+        hidden = body(
+            input_ids=batch.tokens,
+            attention_mask=mask,
+            position_ids=batch.positions,
+            use_cache=False,
+        ).last_hidden_state
     hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, batch.predict_at)
     logprobs, greedy = [], []
     chunk = max(1, HEAD_CHUNK_ELEMENTS // head.weight.shape[0])
@@ -137,9 +165,10 @@ def score_lines(
     lines: Sequence[Sequence[PackedRow]],
     pad_id: int,
     device: torch.device | str,
+    attention: Sequence[str] | None = CUDA_ATTENTION,
 ) -> list[list[ChoiceScore]]:
     """ChoiceScores per item row (lines in order, rows in line order) from one forward pass."""
-    logprobs, greedy = token_logprobs(model, collate(lines, pad_id, device))
+    logprobs, greedy = token_logprobs(model, collate(lines, pad_id, device), attention)
     logprobs, greedy = logprobs.double().cpu().tolist(), greedy.cpu().tolist()
     results, cursor = [], 0
     for row in (row for line in lines for row in line):

@@ -12,7 +12,7 @@ from scoring.batching import (
     plan_batches,
     truncate_choice,
 )
-from scoring.forward import block_mask, collate
+from scoring.forward import CUDA_ATTENTION, attention_backends, block_mask, collate
 
 
 def test_pack_item_lays_out_the_shared_prefix_once():
@@ -109,3 +109,23 @@ def test_collate_lays_rows_end_to_end_pads_lines_and_flattens_predictions():
     assert mask[0][3] == [1, 1, 1, 1, 0]
     assert mask[1][1] == [1, 1, 0, 0, 0]
     assert mask[1][4] == [0, 0, 1, 1, 1]  # padding sees earlier padding only
+
+
+def _sdpa_flags() -> dict[str, bool]:
+    cuda = torch.backends.cuda
+    return {
+        "cudnn": cuda.cudnn_sdp_enabled(),
+        "flash": cuda.flash_sdp_enabled(),
+        "efficient": cuda.mem_efficient_sdp_enabled(),
+        "math": cuda.math_sdp_enabled(),
+    }
+
+
+def test_cuda_attention_is_held_to_the_efficient_kernel_and_math_and_cpu_is_left_alone():
+    before = _sdpa_flags()
+    assert CUDA_ATTENTION == ("EFFICIENT_ATTENTION", "MATH")
+    with attention_backends(torch.device("cuda")):  # sets torch's global flags; no GPU needed
+        assert _sdpa_flags() == {"cudnn": False, "flash": False, "efficient": True, "math": True}
+    assert _sdpa_flags() == before
+    with attention_backends(torch.device("cuda"), None), attention_backends(torch.device("cpu")):
+        assert _sdpa_flags() == before

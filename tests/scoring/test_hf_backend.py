@@ -78,6 +78,17 @@ def test_packed_scores_equal_the_unbatched_reference(
     assert_close(backend.score(encoded), expected)
 
 
+def test_the_math_kernel_cuda_falls_back_to_takes_our_block_mask_exactly(backend, encoded):
+    """CUDA_ATTENTION is (efficient, math); only math runs on CPU, so check it here."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    expected = reference(backend.model, encoded)
+    backend.shared_context, backend.batch_tokens = True, 200
+    with sdpa_kernel([SDPBackend.MATH]):
+        scores = backend.score(encoded)
+    assert_close(scores, expected)
+
+
 def test_the_toy_items_exercise_multi_token_choices_shared_lines_and_real_logprobs(
     encoded, backend
 ):
