@@ -30,6 +30,17 @@
 # unseen shapes; (g) train_micro16: 240M chunked at micro-batch 16 (the memory the loss frees).
 # They add train_loss.json, train_compile2.json, score_diag.json, train_micro16.json and
 # profiles/*.txt to $OUT.
+#
+# Per-new-shape check of packed scoring (~2 min in all on an H200 with env; not in the default
+# list): `score_shapes` selects four steps, each a FRESH process, in this order:
+#     GPU_SESSION_STEPS="env score_shapes" GPU_SESSION_BUDGET_S=150 bash benchmarks/gpu_session.sh
+# score_shapes.{scorer,default,naive,efficient}: gpu_score_check.py --first-pass VARIANT, 240M
+# then 1B (own item seeds, so neither meets the other's batch shapes), 1,024 HellaSwag items: a
+# 64-item warm-up, one timed pass over unseen batch shapes, the same pass again; `scorer` is
+# the real scorer's path (SDPA held to scoring.forward.CUDA_ATTENTION) and also checks its
+# log-probs against the naive path; `default` is torch's own SDPA choice (cuDNN on sm90),
+# `efficient` the memory-efficient kernel only. Adds score_shapes_<variant>.json to $OUT.
+# (A step name's part before a dot selects the group: "score_shapes.scorer" runs one.)
 
 set -u -o pipefail
 
@@ -55,7 +66,7 @@ note() { echo "[gpu_session +${SECONDS}s] $*" | tee -a "$LOG"; }
 step() {
     local name=$1 limit=$2 left=$((BUDGET - SECONDS)) start=$SECONDS rc
     shift 2
-    [[ $WANTED == *" $name "* ]] || return 0
+    [[ $WANTED == *" $name "* || $WANTED == *" ${name%%.*} "* ]] || return 0
     ((limit > left)) && limit=$left
     if ((limit < 15)); then
         note "SKIP $name: ${left}s of the ${BUDGET}s budget left"
@@ -119,6 +130,10 @@ if [[ $SMOKE == 1 ]]; then
         --micro-batch 16 --steps 2 --out "$OUT/train_micro16.json"
     step train_compile2 600 "$PY" benchmarks/train_bench.py --device cpu --scale tiny --compile \
         --steps 2 --profile "$OUT/profiles" --out "$OUT/train_compile2.json"
+    for variant in scorer default naive efficient; do
+        step "score_shapes.$variant" 120 "$PY" benchmarks/gpu_score_check.py --smoke \
+            --items hellaswag --first-pass "$variant" --out "$OUT/score_shapes_$variant.json"
+    done
 else
     # (a) ~40 s: 2,048 items x 2 item shapes x 2 models, both paths; 8192^3 matmul ceiling
     step score_check 100 "$PY" benchmarks/gpu_score_check.py --out "$OUT/score_check.json"
@@ -142,6 +157,12 @@ else
     # (e) last, whatever is left (~85 s wanted): ~30 s of compile per scale, 10 steps, 2 profiled
     step train_compile2 120 "$PY" benchmarks/train_bench.py --device cuda --scale 240M \
         --scale 1B --compile --steps 10 --profile "$OUT/profiles" --out "$OUT/train_compile2.json"
+    # (h) ~15-30 s each: imports, 240M + 1B built, warm-up, first pass + repeat (+ naive check)
+    for variant in scorer default naive efficient; do
+        step "score_shapes.$variant" 45 "$PY" benchmarks/gpu_score_check.py --shapes 240M 1B \
+            --items hellaswag --n-items 1024 --first-pass "$variant" \
+            --out "$OUT/score_shapes_$variant.json"
+    done
 fi
 
 note "done: failed=$failed"

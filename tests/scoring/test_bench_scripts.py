@@ -72,3 +72,23 @@ def test_gpu_session_runs_its_steps_and_reports_failures(tmp_path):
             ("score_check", "1"),
             ("train_eager", "1"),
         ]
+
+
+@pytest.mark.slow
+def test_gpu_session_score_shapes_runs_each_variant_in_its_own_process(tmp_path):
+    rc, rows = _session(tmp_path, "score_shapes", smoke=True)
+    variants = ["scorer", "default", "naive", "efficient"]
+    assert rc == 0
+    assert [(name, code) for name, code, _ in rows] == [
+        (f"score_shapes.{variant}", "0") for variant in variants
+    ]
+    for variant in variants:
+        report = json.loads((tmp_path / "smoke" / f"score_shapes_{variant}.json").read_text())
+        (row,) = report["results"]
+        assert (row["variant"], row["n_items"]) == (variant, 32)
+        assert min(row["first_items_per_s"], row["repeat_items_per_s"]) > 0
+        assert row["distinct_batch_shapes"] >= 2
+    assert row["attention"] == ["EFFICIENT_ATTENTION"]
+    scorer = json.loads((tmp_path / "smoke" / "score_shapes_scorer.json").read_text())
+    assert scorer["results"][0]["max_abs_diff"] < 1e-4  # fp32 on CPU: packed == naive
+    assert scorer["results"][0]["argmax_agreement"] == 1.0
