@@ -1,6 +1,6 @@
 """The `xstage score` command (thin: parse, call scoring.score / scoring.external, summarise).
 
-Used by: xstage score --run RUN_ID --stage pretrain|sft [--benchmark ...] [--backend hf|vllm]
+Used by: xstage score --run RUN_ID --stage pretrain|sft [--benchmark ...] [--backend hf|vllm] [--pmi]
 and xstage score --model PATH --run-id NAME [--scale S] [--unit U].
 """
 
@@ -47,6 +47,14 @@ def score(
     trust_remote_code: Annotated[
         bool, typer.Option(help="Allow model code from the model dir (off: never run it).")
     ] = False,
+    pmi: Annotated[
+        bool,
+        typer.Option(
+            "--pmi",
+            help="Also score each answer after BOS alone (logprob_uncond) for the pmi "
+            "normalization; scores every choice twice.",
+        ),
+    ] = False,
     model: Annotated[Path | None, typer.Option(help="An outside HF model dir.")] = None,
     run_id: Annotated[str | None, typer.Option(help="Run id to file --model under.")] = None,
     scale: Annotated[
@@ -62,7 +70,7 @@ def score(
 
     common = {"benchmarks": benchmark, "backend": backend, "limit": limit, "overwrite": overwrite}
     common |= {"group_items": group_items, "device": device, "dtype": dtype}
-    common |= {"trust_remote_code": trust_remote_code}
+    common |= {"trust_remote_code": trust_remote_code, "pmi": pmi}
     if batch_tokens is not None:
         common["batch_tokens"] = batch_tokens
     if (run is None) == (model is None):

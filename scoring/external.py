@@ -130,6 +130,7 @@ def score_model(
     limit: int | None = None,
     overwrite: bool = False,
     group_items: int = GROUP_ITEMS,
+    pmi: bool = False,
     **backend_options: object,
 ) -> ScoreSummary:
     """Score an outside model dir filed as run `run_id` (unit = the `mixture` partition key).
@@ -146,7 +147,7 @@ def score_model(
     scale = check_scale(scale or scale_label(count_parameters(path)), "scale")
     checkpoint = Checkpoint(path, scale, unit, seed, stage, checkpoint_step)
     summary = score_checkpoint(
-        checkpoint, benchmarks, backend, limit, overwrite, group_items, **backend_options
+        checkpoint, benchmarks, backend, limit, overwrite, group_items, pmi, **backend_options
     )
     runs_path = lake.runs_path(run_id, stage)
     if summary.n_written or not runs_path.exists():

@@ -144,3 +144,12 @@ def build_requests(
 ) -> list[ItemRequest]:
     """Requests for every item, in input order."""
     return [build_request(item, spec, pool) for item in items]
+
+
+def unconditional_pairs(request: ItemRequest) -> list[tuple[str, str]]:
+    """(empty context, answer text) per choice: the request behind `logprob_uncond`.
+
+    log P(answer | BOS alone), lm-eval's `acc_mutual_info` request (it too scores the bare
+    choice, without the target delimiter); the `pmi` normalization is logprob - logprob_uncond.
+    """
+    return [("", choice.answer_text) for choice in request.choices]

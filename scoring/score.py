@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from scoring.backends import load_backend
 from scoring.backends.base import ModelDirError, ScoringBackend
-from scoring.prompts import ItemRequest, PromptSpec, build_requests
+from scoring.prompts import ItemRequest, PromptSpec, build_requests, unconditional_pairs
 from xstage import lake
 from xstage.config import BenchmarkConfig, ConfigError, list_ids, load_config
 from xstage.ids import check_run_id, check_stage
@@ -158,17 +158,23 @@ def predictions_table(
     requests: Sequence,
     backend: ScoringBackend,
     step: int,
+    unconditional: Sequence[Sequence] | None = None,
 ) -> pa.Table:
-    """One PREDICTIONS row per item x choice."""
+    """One PREDICTIONS row per item x choice; `unconditional` scores fill logprob_uncond."""
     columns: dict[str, list] = {name: [] for name in PREDICTIONS.names}
     scored_at = datetime.now(UTC)
-    for item, request, item_scores in zip(items, requests, scores, strict=True):
-        for index, (choice, score) in enumerate(zip(request.choices, item_scores, strict=True)):
+    uncond = unconditional or [[None] * len(r.choices) for r in requests]
+    for item, request, item_scores, item_uncond in zip(
+        items, requests, scores, uncond, strict=True
+    ):
+        pairs = zip(request.choices, item_scores, item_uncond, strict=True)
+        for index, (choice, score, bare) in enumerate(pairs):
             answer = choice.answer_text
+            logprob_uncond = None if bare is None else bare.logprob
             values = (
                 (item["item_id"], index, index == request.gold_index, score.logprob),
-                (score.n_tokens, len(answer), len(answer.encode("utf-8")), score.is_greedy, None),
-                (step, backend.name, backend.version, backend.dtype, scored_at),
+                (score.n_tokens, len(answer), len(answer.encode("utf-8")), score.is_greedy),
+                (logprob_uncond, step, backend.name, backend.version, backend.dtype, scored_at),
             )
             for name, value in zip(PREDICTIONS.names, sum(values, ()), strict=True):
                 columns[name].append(value)
@@ -195,21 +201,28 @@ def prepare_leaf(benchmark: str, leaf: Path, limit: int | None) -> PendingLeaf:
 
 
 def score_leaves(
-    backend: ScoringBackend, leaves: Sequence[PendingLeaf], step: int
+    backend: ScoringBackend, leaves: Sequence[PendingLeaf], step: int, pmi: bool = False
 ) -> list[LeafResult]:
     """Score several leaves in one pass (big batches for small models), then write each whole.
 
-    A leaf is visible only after its atomic rename, so a crash mid-group leaves no partial leaf.
+    With `pmi`, each answer is also scored after the BOS token alone (logprob_uncond) in the
+    same pass. A leaf is visible only after its atomic rename, so a crash mid-group leaves no
+    partial leaf.
     """
     started = time.perf_counter()
     requests = [request for leaf in leaves for request in leaf.requests]
     pairs = [[(c.context, c.continuation) for c in request.choices] for request in requests]
-    scores = iter(backend.score(backend.encode(pairs)))
+    if pmi:
+        pairs += [unconditional_pairs(request) for request in requests]
+    everything = backend.score(backend.encode(pairs))
+    scores = iter(everything[: len(requests)])
+    unconditional = iter(everything[len(requests) :]) if pmi else None
     seconds = (time.perf_counter() - started) / max(1, len(requests))
     results = []
     for leaf in leaves:
         leaf_scores = [next(scores) for _ in leaf.requests]
-        table = predictions_table(leaf.items, leaf_scores, leaf.requests, backend, step)
+        bare = [next(unconditional) for _ in leaf.requests] if unconditional else None
+        table = predictions_table(leaf.items, leaf_scores, leaf.requests, backend, step, bare)
         for stale in leaf.path.parent.glob(f".{leaf.path.name}.*.tmp"):  # left by a killed writer
             stale.unlink(missing_ok=True)
         lake.write_parquet(table, leaf.path, PREDICTIONS)
@@ -223,10 +236,15 @@ def score_leaves(
 
 
 def score_benchmark(
-    backend: ScoringBackend, benchmark: str, leaf: Path, step: int, limit: int | None
+    backend: ScoringBackend,
+    benchmark: str,
+    leaf: Path,
+    step: int,
+    limit: int | None,
+    pmi: bool = False,
 ) -> LeafResult:
     """Score one benchmark and write its leaf atomically."""
-    return score_leaves(backend, [prepare_leaf(benchmark, leaf, limit)], step)[0]
+    return score_leaves(backend, [prepare_leaf(benchmark, leaf, limit)], step, pmi)[0]
 
 
 def default_benchmarks() -> list[str]:
@@ -244,6 +262,7 @@ def score_checkpoint(
     limit: int | None = None,
     overwrite: bool = False,
     group_items: int = GROUP_ITEMS,
+    pmi: bool = False,
     **backend_options: object,
 ) -> ScoreSummary:
     """Score every benchmark leaf of one checkpoint that is missing (all, with overwrite).
@@ -265,11 +284,11 @@ def score_checkpoint(
             group.append(prepare_leaf(name, path, limit))
             if sum(len(leaf.items) for leaf in group) >= group_items:
                 engine = engine or load_backend(backend, checkpoint.path, **backend_options)
-                summary.leaves += score_leaves(engine, group, checkpoint.step)
+                summary.leaves += score_leaves(engine, group, checkpoint.step, pmi)
                 group = []
         if group:
             engine = engine or load_backend(backend, checkpoint.path, **backend_options)
-            summary.leaves += score_leaves(engine, group, checkpoint.step)
+            summary.leaves += score_leaves(engine, group, checkpoint.step, pmi)
     finally:
         if engine is not None:
             engine.close()
@@ -286,6 +305,7 @@ def score_run(
     overwrite: bool = False,
     checkpoint: str = "final",
     group_items: int = GROUP_ITEMS,
+    pmi: bool = False,
     **backend_options: object,
 ) -> ScoreSummary:
     """Score a trained run's checkpoint `<data>/runs/<run_id>/<stage>/<checkpoint>/`.
@@ -299,9 +319,10 @@ def score_run(
         overwrite: rewrite leaves that exist (otherwise they are skipped).
         checkpoint: `final` or a periodic `step-NNNNNNN` directory.
         group_items: items per scoring pass across benchmarks (leaves are written per pass).
+        pmi: also write logprob_uncond (each answer after BOS alone) for the pmi normalization.
         **backend_options: device, dtype, trust_remote_code, batch_tokens.
     """
     found = resolve_checkpoint(run_id, stage, checkpoint)
     return score_checkpoint(
-        found, benchmarks, backend, limit, overwrite, group_items, **backend_options
+        found, benchmarks, backend, limit, overwrite, group_items, pmi, **backend_options
     )

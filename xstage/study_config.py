@@ -81,6 +81,8 @@ class ScoringSpec(StrictModel):
     """Weights dtype; log-softmax and sums are fp32 whatever this is."""
     batch_tokens: int | None = Field(None, gt=0)
     """Tokens per scoring batch; None lets the backend choose (it backs off on OOM)."""
+    pmi: bool = False
+    """Also score each answer after BOS alone (logprob_uncond) for the `pmi` normalization."""
 
 
 class CostEstimate(StrictModel):

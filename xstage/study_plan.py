@@ -218,6 +218,7 @@ def _score_step(study: StudyConfig, stage: str, scale: str, mixture: str, seed: 
         "device": options.device,
         "dtype": options.dtype,
         "batch_tokens": options.batch_tokens,
+        "pmi": options.pmi,
     }
     return Step(
         "score",

@@ -134,6 +134,45 @@ def test_scale_label_comes_from_the_parameter_count():
         scale_label(None)
 
 
+def test_pmi_adds_each_answers_logprob_after_bos_alone(trained_run, toy_lake):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    score_run(RUN_ID, "pretrain", ["toy_rc", "toy_mc", "toy_partial"], pmi=True)
+    score_run(RUN_ID, "pretrain", ["toy_fewshot"])
+    model = AutoModelForCausalLM.from_pretrained(trained_run, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(trained_run)
+
+    def logprob_after_bos(answer: str) -> float:
+        """Unbatched: sum of log P(answer token | BOS, earlier answer tokens)."""
+        ids = [tokenizer.bos_token_id, *tokenizer(answer, add_special_tokens=False)["input_ids"]]
+        with torch.inference_mode():
+            logits = model(torch.tensor([ids])).logits[0, :-1].float()
+        return float(torch.log_softmax(logits, -1)[torch.arange(len(ids) - 1), ids[1:]].sum())
+
+    for name in ("toy_rc", "toy_mc"):
+        items = {item["item_id"]: item for item in toy_lake[name]}
+        rows = pq.read_table(leaf(name)).to_pylist()
+        for row in rows:
+            choices = items[row["item_id"]]["choices"]
+            # rc scores the choice text, mc its letter; PMI's request drops the " " delimiter
+            answer = (
+                choices[row["choice_index"]] if name == "toy_rc" else "ABCD"[row["choice_index"]]
+            )
+            assert row["logprob_uncond"] == pytest.approx(logprob_after_bos(answer), abs=1e-4)
+            assert row["logprob_uncond"] != pytest.approx(row["logprob"], abs=1e-3)
+    # partial scoring: one shared continuation, so every choice has the same bare log-prob
+    partial = pq.read_table(leaf("toy_partial")).to_pylist()
+    by_item: dict[str, set] = {}
+    for row in partial:
+        by_item.setdefault(row["item_id"], set()).add(round(row["logprob_uncond"], 9))
+    assert all(len(values) == 1 for values in by_item.values())
+    # without --pmi the column stays empty
+    assert {row["logprob_uncond"] for row in pq.read_table(leaf("toy_fewshot")).to_pylist()} == {
+        None
+    }
+
+
 def test_cli_scores_a_model_dir_and_reports_bad_dirs(tiny_model_dir, toy_lake, tmp_path):
     runner = CliRunner()
     result = runner.invoke(
@@ -148,10 +187,13 @@ def test_cli_scores_a_model_dir_and_reports_bad_dirs(tiny_model_dir, toy_lake, t
             "toy_mc",
             "--limit",
             "2",
+            "--pmi",
         ],
     )
     assert result.exit_code == 0, result.output
     assert "1 leaves written" in result.output
+    written = lake.predictions_path("389K", "toy_llama", 0, "pretrain", "toy_mc", 0)
+    assert None not in pq.read_table(written)["logprob_uncond"].to_pylist()
     assert "scale=389K" in result.output  # no --scale: the label comes from the parameter count
     result = runner.invoke(app, ["score", "--model", str(tmp_path / "missing"), "--run-id", "x"])
     assert result.exit_code == 1

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from scoring.backends.hf import HFBackend
-from scoring.prompts import PromptSpec, build_requests
+from scoring.prompts import PromptSpec, build_requests, unconditional_pairs
 from tests.scoring.conftest import toy_items
 
 pytestmark = [
@@ -70,7 +70,20 @@ def test_score_checkpoint_with_the_vllm_backend_writes_a_leaf(engine, tiny_model
     from xstage import lake
 
     path = lake.predictions_path("1M", "toy_family", 0, "pretrain", "toy_rc", 0)
-    result = score_benchmark(engine, "toy_rc", path, checkpoint.step, limit=None)
+    result = score_benchmark(engine, "toy_rc", path, checkpoint.step, limit=None, pmi=True)
     assert result.n_rows == sum(len(item["choices"]) for item in toy_lake["toy_rc"])
     rows = pq.read_table(path).to_pylist()
     assert {(row["backend"], row["backend_version"]) for row in rows} == {("vllm", engine.version)}
+    # logprob_uncond (answer after BOS alone) agrees with the HF backend on the same requests
+    hf = HFBackend(tiny_model_dir, dtype="float32")
+    requests = build_requests(toy_lake["toy_rc"], PromptSpec("rc"))
+    bare = hf.score(hf.encode([unconditional_pairs(request) for request in requests]))
+    expected = {
+        (request.item_id, index): score.logprob
+        for request, scores in zip(requests, bare, strict=True)
+        for index, score in enumerate(scores)
+    }
+    assert len(rows) == len(expected)
+    for row in rows:
+        want = expected[(row["item_id"], row["choice_index"])]
+        assert row["logprob_uncond"] == pytest.approx(want, abs=1e-3)
