@@ -5,6 +5,8 @@ Used by: xstage train (mixture corpora), xstage sft (chat data), xstage tokenize
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -16,26 +18,38 @@ def _document_parts(corpus: str) -> list:
     return sorted(directory.glob("part-*.parquet"))
 
 
-def read_documents(corpus: str, max_docs: int | None = None) -> list[str]:
-    """Texts of a corpus in lake order (part files, then rows); fails clearly when empty.
+def iter_document_batches(corpus: str, batch_size: int = 8192) -> Iterator[list[str]]:
+    """Non-empty texts of a corpus in lake order (part files, then rows), a batch at a time.
+
+    Streams the Parquet parts, so a paper-size corpus never has to fit in memory.
 
     Raises:
         FileNotFoundError: the corpus has no documents in the lake (names the ingest command).
     """
     parts = _document_parts(corpus)
-    texts: list[str] = []
+    found = False
     for part in parts:
-        column = pq.read_table(part, columns=["text"]).column("text").to_pylist()
-        texts.extend(text for text in column if text)
-        if max_docs is not None and len(texts) >= max_docs:
-            return texts[:max_docs]
-    if not texts:
+        for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_size, columns=["text"]):
+            texts = [text for text in batch.column("text").to_pylist() if text]
+            if texts:
+                found = True
+                yield texts
+    if not found:
         where = lake.documents_dir(corpus)
         state = "holds no documents" if parts else "does not exist"
         raise FileNotFoundError(
             f"corpus {corpus!r} has no documents in the lake ({where} {state}); "
             f"run `xstage ingest corpus {corpus}` first"
         )
+
+
+def read_documents(corpus: str, max_docs: int | None = None) -> list[str]:
+    """The first `max_docs` (default: all) non-empty texts of a corpus, in lake order."""
+    texts: list[str] = []
+    for batch in iter_document_batches(corpus):
+        texts.extend(batch)
+        if max_docs is not None and len(texts) >= max_docs:
+            return texts[:max_docs]
     return texts
 
 

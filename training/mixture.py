@@ -9,13 +9,17 @@ tokens is within 1/n of its weight: the weights are hit in tokens, deterministic
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from training.lake_data import documents_fingerprint, read_documents
+from training.lake_data import documents_fingerprint, iter_document_batches
 from xstage import lake
 
 log = logging.getLogger(__name__)
@@ -23,7 +27,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CorpusTokens:
-    """A tokenized corpus: flat ids (each document followed by EOS) and document offsets."""
+    """A tokenized corpus: flat ids (each document followed by EOS) and document offsets.
+
+    From the cache, `ids` is a read-only memory map: a 12B-token corpus is not loaded whole.
+    """
 
     corpus: str
     ids: np.ndarray
@@ -34,31 +41,66 @@ class CorpusTokens:
         return len(self.doc_starts) - 1
 
 
+def _cached_tokens(directory: Path, corpus: str, fingerprint: str) -> CorpusTokens | None:
+    """The cache's tokens when they were made from these documents (else None)."""
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("fingerprint") != fingerprint:
+        return None
+    shape = (int(meta["n_tokens"]),)
+    ids = np.memmap(directory / "ids.bin", dtype=meta["dtype"], mode="r", shape=shape)
+    return CorpusTokens(corpus, ids, np.load(directory / "doc_starts.npy"))
+
+
 def tokenize_corpus(corpus: str, tokenizer, tokenizer_digest: str) -> CorpusTokens:
-    """Tokens of a lake corpus, from the cache when the documents and tokenizer are unchanged."""
-    path = lake.token_cache_path(tokenizer_digest[:16], corpus)
+    """Tokens of a lake corpus, from the cache when the documents and tokenizer are unchanged.
+
+    Documents stream through the tokenizer a batch at a time and their ids are appended to
+    `ids.bin` in a temp dir that is renamed into place, so memory holds one batch, not the
+    corpus, and a killed run leaves no partial cache.
+    """
+    directory = lake.token_cache_path(tokenizer_digest[:16], corpus)
     fingerprint = documents_fingerprint(corpus)
-    if path.is_file():
-        with np.load(path) as cached:
-            if str(cached["fingerprint"]) == fingerprint:
-                return CorpusTokens(corpus, cached["ids"], cached["doc_starts"])
-    texts = read_documents(corpus)
-    encodings = tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+    cached = _cached_tokens(directory, corpus, fingerprint)
+    if cached is not None:
+        return cached
     eos = tokenizer.eos_token_id
-    lengths = np.array([len(encoding.ids) + 1 for encoding in encodings], dtype=np.int64)
     dtype = np.uint16 if len(tokenizer) <= np.iinfo(np.uint16).max else np.uint32
-    ids = np.fromiter(
-        (token for encoding in encodings for token in (*encoding.ids, eos)),
-        dtype=dtype,
-        count=int(lengths.sum()),
-    )
-    doc_starts = np.concatenate([[0], np.cumsum(lengths)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, ids=ids, doc_starts=doc_starts, fingerprint=np.array(fingerprint))
-    os.replace(tmp, path)
-    log.info("tokenized %s: %d documents, %d tokens", corpus, len(texts), len(ids))
-    return CorpusTokens(corpus, ids, doc_starts)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{corpus}.", dir=directory.parent))
+    try:
+        lengths = []
+        with (tmp / "ids.bin").open("wb") as out:
+            for texts in iter_document_batches(corpus):
+                encodings = tokenizer.backend_tokenizer.encode_batch(
+                    texts, add_special_tokens=False
+                )
+                for encoding in encodings:
+                    np.asarray([*encoding.ids, eos], dtype=dtype).tofile(out)
+                    lengths.append(len(encoding.ids) + 1)
+        doc_starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        np.save(tmp / "doc_starts.npy", doc_starts)
+        meta = {"dtype": np.dtype(dtype).name, "n_tokens": int(doc_starts[-1])}
+        meta |= {"n_docs": len(lengths), "fingerprint": fingerprint}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        _replace_dir(tmp, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("tokenized %s: %d documents, %d tokens", corpus, len(lengths), doc_starts[-1])
+    cached = _cached_tokens(directory, corpus, fingerprint)
+    assert cached is not None, f"{directory}: the cache just written does not read back"
+    return cached
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move `new` to `target`, replacing an older `target` (renames; the old one is deleted)."""
+    if target.exists():
+        stale = target.with_name(f".{target.name}.stale.{os.getpid()}")
+        os.replace(target, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    os.replace(new, target)
 
 
 class MixtureSampler:
@@ -81,30 +123,37 @@ class MixtureSampler:
         self.cursor = [0] * n
         self.epoch = [0] * n
         self.n_sequences = [0] * n
-        self._streams: dict[int, tuple[int, np.ndarray]] = {}
+        self._layouts: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
 
-    def _stream(self, index: int) -> np.ndarray:
-        """The current epoch's token stream of corpus `index` (documents in seeded order)."""
+    def _layout(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(document order, stream offset where each ordered document ends) of corpus `index`.
+
+        The epoch's stream is the corpus's documents in a seeded order, new each epoch. It is
+        never materialized: sequences are cut from the (memory-mapped) ids document by document.
+        """
         epoch = self.epoch[index]
-        cached = self._streams.get(index)
+        cached = self._layouts.get(index)
         if cached is None or cached[0] != epoch:
             corpus = self.corpora[index]
             rng = np.random.default_rng([self.seed, index, epoch])
             order = rng.permutation(corpus.n_docs)
-            starts, ends = corpus.doc_starts[order], corpus.doc_starts[order + 1]
-            stream = np.concatenate([corpus.ids[s:e] for s, e in zip(starts, ends, strict=True)])
-            self._streams[index] = (epoch, stream)
-        return self._streams[index][1]
+            ends = np.cumsum(np.diff(corpus.doc_starts)[order])
+            self._layouts[index] = (epoch, order, ends)
+        return self._layouts[index][1], self._layouts[index][2]
 
     def _take(self, index: int) -> np.ndarray:
-        pieces, needed = [], self.seq_len
+        corpus, pieces, needed = self.corpora[index], [], self.seq_len
         while needed:
-            stream = self._stream(index)
-            piece = stream[self.cursor[index] : self.cursor[index] + needed]
-            pieces.append(piece)
-            needed -= len(piece)
-            self.cursor[index] += len(piece)
-            if self.cursor[index] == len(stream):
+            order, ends = self._layout(index)
+            cursor = self.cursor[index]
+            k = int(np.searchsorted(ends, cursor, side="right"))  # the document holding cursor
+            doc_end = int(ends[k])
+            start = int(corpus.doc_starts[order[k] + 1]) - (doc_end - cursor)
+            n = min(needed, doc_end - cursor)
+            pieces.append(corpus.ids[start : start + n])
+            needed -= n
+            self.cursor[index] += n
+            if self.cursor[index] == int(ends[-1]):
                 self.cursor[index], self.epoch[index] = 0, self.epoch[index] + 1
         return np.concatenate(pieces).astype(np.int64)
 
@@ -147,4 +196,4 @@ class MixtureSampler:
         self.credit = np.asarray(state["credit"], dtype=np.float64)
         self.cursor, self.epoch = list(state["cursor"]), list(state["epoch"])
         self.n_sequences = list(state["n_sequences"])
-        self._streams.clear()
+        self._layouts.clear()

@@ -205,11 +205,15 @@ def tokenizer_dir(name: str, root: Path | None = None) -> Path:
 
 
 def token_cache_path(tokenizer_hash: str, corpus: str, root: Path | None = None) -> Path:
-    """`<data>/cache/tokens/<tokenizer hash>/<corpus>.npz`: a corpus tokenized once, reused."""
+    """`<data>/cache/tokens/<tokenizer hash>/<corpus>/`: a corpus tokenized once, reused.
+
+    Holds `ids.bin` (raw token ids, memory-mapped by training), `doc_starts.npy` and
+    `meta.json` (dtype, counts, the documents' fingerprint).
+    """
     check_slug(corpus, "corpus")
     if not tokenizer_hash.isalnum():
         raise ValueError(f"tokenizer_hash={tokenizer_hash!r} must be alphanumeric")
-    return cache_dir(root) / "tokens" / tokenizer_hash / f"{corpus}.npz"
+    return cache_dir(root) / "tokens" / tokenizer_hash / corpus
 
 
 def atomic_path(path: Path) -> tuple[Path, int]:

@@ -59,16 +59,47 @@ def test_state_dict_continues_with_the_next_sequence() -> None:
     assert np.array_equal(fresh.next_batch(10), expected)
 
 
+def _concatenated_stream(corpus: CorpusTokens, seed: int, index: int, epoch: int) -> np.ndarray:
+    """The reference: an epoch's whole stream, documents concatenated in the seeded order."""
+    order = np.random.default_rng([seed, index, epoch]).permutation(corpus.n_docs)
+    return np.concatenate([corpus.ids[corpus.doc_starts[d] : corpus.doc_starts[d + 1]]
+                           for d in order])  # fmt: skip
+
+
+def test_sequences_equal_cuts_of_the_concatenated_epoch_streams() -> None:
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(1, 120, size=40)  # ragged documents, some longer than a sequence
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    corpus = CorpusTokens("ragged", rng.integers(0, 60_000, size=starts[-1]), starts)
+    sampler = MixtureSampler([corpus], [1.0], seq_len=100, seed=5)
+    got = np.concatenate([sampler.next_sequence()[1] for _ in range(150)])  # ~5.5 epochs
+    streams, epoch = [], 0
+    while sum(len(s) for s in streams) < len(got):
+        streams.append(_concatenated_stream(corpus, 5, 0, epoch))
+        epoch += 1
+    assert np.array_equal(got, np.concatenate(streams)[: len(got)])
+    assert sampler.epochs_seen()["ragged"] > 5
+
+
 def test_tokenized_corpus_ends_documents_with_eos_and_is_cached(small_tokenizer: Path) -> None:
+    from training.lake_data import read_documents
+
     tokenizer = load_tokenizer(small_tokenizer)
     digest = tokenizer_hash(tokenizer)
     tokens = tokenize_corpus("demo_code", tokenizer, digest)
     assert tokens.n_docs == 164
+    assert isinstance(tokens.ids, np.memmap)  # read from the cache, not held in memory
     ends = tokens.ids[tokens.doc_starts[1:] - 1]
     assert set(ends.tolist()) == {tokenizer.eos_token_id}
+    texts = read_documents("demo_code")
+    for doc in (0, 17, 163):  # a document's ids are its text's tokens, then EOS
+        expected = tokenizer(texts[doc], add_special_tokens=False)["input_ids"]
+        ids = tokens.ids[tokens.doc_starts[doc] : tokens.doc_starts[doc + 1]]
+        assert ids.tolist() == [*expected, tokenizer.eos_token_id]
     cache = lake.token_cache_path(digest[:16], "demo_code")
-    assert cache.is_file()
-    before = cache.stat().st_mtime_ns
+    assert sorted(p.name for p in cache.iterdir()) == ["doc_starts.npy", "ids.bin", "meta.json"]
+    before = (cache / "ids.bin").stat().st_mtime_ns
     again = tokenize_corpus("demo_code", tokenizer, digest)
     assert np.array_equal(again.ids, tokens.ids)
-    assert cache.stat().st_mtime_ns == before
+    assert (cache / "ids.bin").stat().st_mtime_ns == before
+    assert [p.name for p in cache.parent.iterdir() if p.name.startswith(".")] == []
