@@ -6,6 +6,8 @@ keep working while it runs (DESIGN §10). Incremental marts need the previous ta
 current file is copied to the temp path first unless --full-refresh.
 
 Guarantees (callers need no retries or clean-up of their own):
+- Lake tables appearing or vanishing: staging views compile a source without files as an empty
+  relation, so when the set of source tables with files changes the build is a full refresh.
 - Model-definition changes: the warehouse is tied to a hash of dbt_project/ (every model, macro,
   test and config file), the dbt / dbt-duckdb versions and the data dir's path, kept in `<data>/cache/dbt/built.json`
   with the warehouse file's size and mtime. When the hash differs, or the warehouse was not made
@@ -298,6 +300,28 @@ def project_hash(data: Path) -> str:
     return digest.hexdigest()
 
 
+def lake_source_tables() -> list[str]:
+    """The lake tables the dbt project declares as sources (`sources: - name: lake`)."""
+    import yaml
+
+    names = set()
+    for path in sorted((PROJECT_DIR / "models").rglob("*.yml")):
+        for source in (yaml.safe_load(path.read_text()) or {}).get("sources", []):
+            if source.get("name") == "lake":
+                names.update(table["name"] for table in source.get("tables", []))
+    return sorted(names)
+
+
+def present_lake_tables(data: Path) -> list[str]:
+    """Source tables with at least one Parquet file under `<data>/lake`.
+
+    Staging views are compiled against this: a table without files becomes an empty typed
+    relation. Views are re-created only on a full refresh, so a change here forces one.
+    """
+    root = lake.lake_dir(data)
+    return [name for name in lake_source_tables() if next((root / name).rglob("*.parquet"), None)]
+
+
 def _stamp(target: Path) -> list[int]:
     stat = target.stat()
     return [stat.st_size, stat.st_mtime_ns]
@@ -356,15 +380,18 @@ def build(
     work_dir = lake.dbt_work_dir(data)
     work_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(work_dir / "build.lock"):
+        export_config_dimensions(data)  # first: they are lake tables like the others
         current_hash = project_hash(data)
+        previous = _record(work_dir)
+        tables = present_lake_tables(data)
         reason = None if full_refresh else needs_full_refresh(target, work_dir, current_hash)
+        if not (full_refresh or reason) and previous.get("lake_tables") != tables:
+            reason = f"lake tables with files changed: {previous.get('lake_tables')} -> {tables}"
         if reason is not None:
             log.info("full refresh: %s", reason)
             full_refresh = True
-        previous = _record(work_dir)
         # unit tests check model code only: rerun them only when the project changed
         units_passed = not full_refresh and previous.get("unit_tests_passed", False)
-        export_config_dimensions(data)
         signature = lake_signature(data)
         complete = not (skip_tests or select)
         unchanged = previous.get("complete") and previous.get("lake_signature") == signature
@@ -379,6 +406,7 @@ def build(
         record["unit_tests_passed"] = units_passed or complete
         record["complete"] = complete
         record["lake_signature"] = signature
+        record["lake_tables"] = tables
         (work_dir / "built.json").write_text(json.dumps(record))
     seconds = time.perf_counter() - started
     log.info("built %s in %.1f s (%s)", target, seconds, counts)

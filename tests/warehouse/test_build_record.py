@@ -108,3 +108,26 @@ def test_build_is_a_no_op_until_a_lake_file_or_config_changes(
     with duckdb.connect(str(rebuilt.path), read_only=True) as con:
         sql = "select display_name from marts.dim_benchmarks where benchmark = 'cs_one'"
         assert con.execute(sql).fetchall() == [("Renamed",)]
+
+
+def test_a_lake_table_that_appears_later_is_read_after_the_next_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warehouse import synthetic
+
+    root = tmp_path / "data"
+    synthetic.write_synthetic_lake(root, tmp_path / "configs", n_items=6)
+    monkeypatch.setenv("XSTAGE_CONFIG_DIR", str(tmp_path / "configs"))
+    runs = root / "lake" / "runs"
+    shutil.move(runs, tmp_path / "runs_parked")  # no lake/runs yet: an empty staging relation
+    first = warehouse_build.build(root=root)
+    sql = "select count(*) from staging.stg_lake__runs"
+    with duckdb.connect(str(first.path), read_only=True) as con:
+        assert con.execute(sql).fetchone() == (0,)
+    shutil.move(tmp_path / "runs_parked", runs)
+    again = warehouse_build.build(root=root)
+    assert again.counts.get("unit_test")  # a full refresh: the views were compiled anew
+    n_runs = len(list(runs.glob("*.parquet")))
+    with duckdb.connect(str(again.path), read_only=True) as con:
+        assert con.execute(sql).fetchone()[0] >= n_runs > 0
+        assert con.execute("select count(n_params_nominal) from marts.dim_runs").fetchone()[0] > 0
