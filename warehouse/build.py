@@ -15,9 +15,11 @@ Guarantees (callers need no retries or clean-up of their own):
 - Unit tests (dbt `unit_tests`, fixed inputs) check model code only: a build runs them unless
   the record says the unchanged project already passed them all. Views are re-created only on a
   full refresh (their definitions are in the hash). Data tests run on every build that runs dbt.
-- Nothing to do: when the project hash, the warehouse file and the lake (every file's path, size
-  and mtime under `<data>/lake`, config exports included) all equal the record of the last
-  complete build (no --select, tests run), the build returns without starting dbt.
+- Only what the lake changed: the record of the last complete build (no --select, tests run)
+  holds a signature per lake table (its files' paths, sizes and mtimes; config exports
+  included). An incremental build selects only the tables, incremental marts and tests
+  downstream of the source tables whose signature moved; when none moved (and the project hash
+  and the warehouse file match) it returns without starting dbt. `force=True` selects them all.
 - Connections: dbt-duckdb's in-process database handle is closed after every build, failed or
   not, so the next build in the same process starts clean and the renamed file stands alone.
 - One build per data dir at a time (an exclusive lock on `<data>/cache/dbt/build.lock`); the temp
@@ -77,7 +79,8 @@ NodeCallback = Callable[[str, str], None]
 
 # An incremental build of an unchanged project: views are not re-created (their SQL, and the data
 # dir they read, are part of the project hash, and they read the lake lazily), but every data
-# test runs, those on views included.
+# test runs, those on views included. Used when the changed lake tables are not known (the last
+# build was partial) or with --force; otherwise downstream_selectors() narrows it.
 UNCHANGED_PROJECT_SELECTORS = [
     "config.materialized:table",
     "config.materialized:incremental",
@@ -156,23 +159,41 @@ def export_config_dimensions(root: Path | None = None) -> dict[str, int]:
     return {name: table.num_rows for name, table in tables.items()}
 
 
-def lake_signature(data: Path) -> str:
-    """sha256 over (relative path, size, mtime_ns) of every file under `<data>/lake`.
+def lake_signatures(data: Path) -> dict[str, str]:
+    """Per lake table (a folder of `<data>/lake`): sha256 of its files' paths, sizes, mtimes.
 
     Lake writers replace whole files (temp + rename), so any new, changed or removed leaf moves
-    the signature; reading a stat per file costs milliseconds on the paper-size lake.
+    its table's signature; a stat per file costs milliseconds on the paper-size lake.
     """
     root = lake.lake_dir(data)
-    digest = hashlib.sha256()
-    for directory, subdirs, files in os.walk(root):
-        subdirs.sort()
-        for name in sorted(files):
-            path = Path(directory, name)
-            stat = path.stat()
-            digest.update(
-                f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
-            )
-    return digest.hexdigest()
+    signatures = {}
+    for table in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        digest = hashlib.sha256()
+        for directory, subdirs, files in os.walk(table):
+            subdirs.sort()
+            for name in sorted(files):
+                path = Path(directory, name)
+                stat = path.stat()
+                digest.update(
+                    f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
+                )
+        signatures[table.name] = digest.hexdigest()
+    return signatures
+
+
+def changed_sources(previous: dict, signatures: dict[str, str]) -> list[str] | None:
+    """Source tables whose files changed since the last complete build (None: not known)."""
+    before = previous.get("lake_signatures") if previous.get("complete") else None
+    if before is None:
+        return None
+    return [name for name in lake_source_tables() if before.get(name) != signatures.get(name)]
+
+
+def downstream_selectors(tables: list[str]) -> list[str]:
+    """Tables, incremental marts and tests downstream of the given lake sources (no views)."""
+    kinds = ("config.materialized:table", "config.materialized:incremental", "resource_type:test")
+    selectors = [f"source:lake.{table}+,{kind}" for table in tables for kind in kinds]
+    return [*selectors, "resource_type:unit_test"]
 
 
 @contextmanager
@@ -392,20 +413,25 @@ def build(
             full_refresh = True
         # unit tests check model code only: rerun them only when the project changed
         units_passed = not full_refresh and previous.get("unit_tests_passed", False)
-        signature = lake_signature(data)
+        signatures = lake_signatures(data)
         complete = not (skip_tests or select)
-        unchanged = previous.get("complete") and previous.get("lake_signature") == signature
-        if complete and not (full_refresh or force) and unchanged:
+        changed = changed_sources(previous, signatures)
+        if complete and not (full_refresh or force) and changed == []:
             seconds = time.perf_counter() - started
             log.info("%s is up to date with the lake (%.2f s)", target, seconds)
             return BuildResult(path=target, seconds=seconds, up_to_date=True)
-        selectors = select or ([] if full_refresh else UNCHANGED_PROJECT_SELECTORS)
+        if select or full_refresh:
+            selectors = select or []
+        elif force or changed is None:
+            selectors = UNCHANGED_PROJECT_SELECTORS
+        else:
+            selectors = downstream_selectors(changed)
         args = dbt_args(selectors, full_refresh, work_dir, skip_tests, units_passed)
         counts = _build_into(data, args, on_node)
         record = {"project_hash": current_hash, "warehouse": _stamp(target)}
         record["unit_tests_passed"] = units_passed or complete
         record["complete"] = complete
-        record["lake_signature"] = signature
+        record["lake_signatures"] = signatures
         record["lake_tables"] = tables
         (work_dir / "built.json").write_text(json.dumps(record))
     seconds = time.perf_counter() - started

@@ -23,7 +23,9 @@ def build(
     ] = False,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Run dbt even when no lake file or model changed."),
+        typer.Option(
+            "--force", help="Run every model and test, even those no lake change reaches."
+        ),
     ] = False,
 ) -> None:
     """Build warehouse.duckdb with dbt (models, data tests, unit tests); readers keep working."""

@@ -95,16 +95,31 @@ def test_build_is_a_no_op_until_a_lake_file_or_config_changes(
     assert not warehouse_build.build(root=root).up_to_date
     assert warehouse_build.build(root=root).up_to_date
 
-    # a new run's leaves in the lake
+    # a lake table dbt does not read (corpus documents): nothing to build
+    documents = root / "lake" / "documents" / "some_corpus" / "part-00000.parquet"
+    documents.parent.mkdir(parents=True)
+    documents.write_bytes(b"not read by dbt")
+    assert warehouse_build.build(root=root).up_to_date
+
+    # a new run's leaves: only what is downstream of predictions and runs is rebuilt
     synthetic.add_run(root, "tiny", synthetic.mixture_id("web_b", synthetic.PROPORTIONS[0]), 1)
-    assert not warehouse_build.build(root=root).up_to_date
+    nodes: list[str] = []
+    added = warehouse_build.build(root=root, on_node=lambda name, status: nodes.append(name))
+    assert not added.up_to_date
+    assert {"fct_item_predictions", "fct_cross_stage_transfer", "dim_runs"} <= set(nodes)
+    assert "dim_benchmarks" not in nodes
+    assert not any(name.startswith("row_checks_stg_lake__config_") for name in nodes)
+    assert len(nodes) < sum(forced.counts.values())
     assert warehouse_build.build(root=root).up_to_date
 
     # a changed config reaches the lake's config exports
     config = config_dir / "benchmarks" / "cs_one.yaml"
     config.write_text(config.read_text().replace("display_name: Cs One", "display_name: Renamed"))
-    rebuilt = warehouse_build.build(root=root)
+    nodes.clear()
+    rebuilt = warehouse_build.build(root=root, on_node=lambda name, status: nodes.append(name))
     assert not rebuilt.up_to_date
+    assert "dim_benchmarks" in nodes
+    assert not any("training_metrics" in name for name in nodes)
     with duckdb.connect(str(rebuilt.path), read_only=True) as con:
         sql = "select display_name from marts.dim_benchmarks where benchmark = 'cs_one'"
         assert con.execute(sql).fetchall() == [("Renamed",)]
