@@ -327,7 +327,10 @@ def lake_source_tables() -> list[str]:
 
     names = set()
     for path in sorted((PROJECT_DIR / "models").rglob("*.yml")):
-        for source in (yaml.safe_load(path.read_text()) or {}).get("sources", []):
+        text = path.read_text()
+        if "sources:" not in text:  # most files are model properties: skip their YAML parse
+            continue
+        for source in (yaml.safe_load(text) or {}).get("sources", []):
             if source.get("name") == "lake":
                 names.update(table["name"] for table in source.get("tables", []))
     return sorted(names)
