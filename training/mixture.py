@@ -9,6 +9,7 @@ tokens is within 1/n of its weight: the weights are hit in tokens, deterministic
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -66,9 +67,22 @@ def tokenize_corpus(corpus: str, tokenizer, tokenizer_digest: str) -> CorpusToke
     cached = _cached_tokens(directory, corpus, fingerprint)
     if cached is not None:
         return cached
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    # DDP ranks all get here on a first run: one tokenizes, the others wait and read its cache
+    with (directory.parent / f".{corpus}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = _cached_tokens(directory, corpus, fingerprint)
+        if cached is None:
+            _write_token_cache(corpus, tokenizer, directory, fingerprint)
+            cached = _cached_tokens(directory, corpus, fingerprint)
+    assert cached is not None, f"{directory}: the cache just written does not read back"
+    return cached
+
+
+def _write_token_cache(corpus: str, tokenizer, directory: Path, fingerprint: str) -> None:
+    """Tokenize `corpus` into a temp dir beside `directory`, then rename it into place."""
     eos = tokenizer.eos_token_id
     dtype = np.uint16 if len(tokenizer) <= np.iinfo(np.uint16).max else np.uint32
-    directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{corpus}.", dir=directory.parent))
     try:
         lengths = []
@@ -89,9 +103,6 @@ def tokenize_corpus(corpus: str, tokenizer, tokenizer_digest: str) -> CorpusToke
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("tokenized %s: %d documents, %d tokens", corpus, len(lengths), doc_starts[-1])
-    cached = _cached_tokens(directory, corpus, fingerprint)
-    assert cached is not None, f"{directory}: the cache just written does not read back"
-    return cached
 
 
 def _replace_dir(new: Path, target: Path) -> None:

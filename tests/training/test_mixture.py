@@ -102,4 +102,24 @@ def test_tokenized_corpus_ends_documents_with_eos_and_is_cached(small_tokenizer:
     again = tokenize_corpus("demo_code", tokenizer, digest)
     assert np.array_equal(again.ids, tokens.ids)
     assert (cache / "ids.bin").stat().st_mtime_ns == before
-    assert [p.name for p in cache.parent.iterdir() if p.name.startswith(".")] == []
+    leftovers = [p.name for p in cache.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == [".demo_code.lock"]  # no temp or stale dirs
+
+
+def _tokenize_in_child(args: tuple) -> tuple[int, int]:
+    tokenizer_dir, corpus = args
+    tokenizer = load_tokenizer(tokenizer_dir)
+    tokens = tokenize_corpus(corpus, tokenizer, tokenizer_hash(tokenizer))
+    return len(tokens.ids), int(tokens.ids[-1])
+
+
+def test_processes_tokenizing_at_once_share_one_cache(small_tokenizer: Path) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("fork")) as pool:
+        results = list(pool.map(_tokenize_in_child, [(small_tokenizer, "demo_code")] * 3))
+    assert len(set(results)) == 1  # every process reads the same complete cache
+    tokenizer = load_tokenizer(small_tokenizer)
+    cache = lake.token_cache_path(tokenizer_hash(tokenizer)[:16], "demo_code")
+    assert sorted(p.name for p in cache.iterdir()) == ["doc_starts.npy", "ids.bin", "meta.json"]
