@@ -159,25 +159,42 @@ def export_config_dimensions(root: Path | None = None) -> dict[str, int]:
     return {name: table.num_rows for name, table in tables.items()}
 
 
+def lake_source_tables() -> list[str]:
+    """The lake tables the dbt project declares as sources (`sources: - name: lake`)."""
+    import yaml
+
+    names = set()
+    for path in sorted((PROJECT_DIR / "models").rglob("*.yml")):
+        text = path.read_text()
+        if "sources:" not in text:  # most files are model properties: skip their YAML parse
+            continue
+        for source in (yaml.safe_load(text) or {}).get("sources", []):
+            if source.get("name") == "lake":
+                names.update(table["name"] for table in source.get("tables", []))
+    return sorted(names)
+
+
 def lake_signatures(data: Path) -> dict[str, str]:
-    """Per lake table (a folder of `<data>/lake`): sha256 of its files' paths, sizes, mtimes.
+    """Per source table with Parquet files in the lake: sha256 of their paths, sizes, mtimes.
 
     Lake writers replace whole files (temp + rename), so any new, changed or removed leaf moves
-    its table's signature; a stat per file costs milliseconds on the paper-size lake.
+    its table's signature; a stat per file costs milliseconds on the paper-size lake. The keys
+    are also the tables staging views compile against: a source without files becomes an
+    empty typed relation, and views are re-created only on a full refresh.
     """
     root = lake.lake_dir(data)
     signatures = {}
-    for table in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-        digest = hashlib.sha256()
-        for directory, subdirs, files in os.walk(table):
+    for table in lake_source_tables():
+        digest, found = hashlib.sha256(), False
+        for directory, subdirs, files in os.walk(root / table):
             subdirs.sort()
-            for name in sorted(files):
-                path = Path(directory, name)
-                stat = path.stat()
-                digest.update(
-                    f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
-                )
-        signatures[table.name] = digest.hexdigest()
+            for name in sorted(f for f in files if f.endswith(".parquet")):
+                stat = Path(directory, name).stat()
+                relative = Path(directory, name).relative_to(root)
+                digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                found = True
+        if found:
+            signatures[table] = digest.hexdigest()
     return signatures
 
 
@@ -186,7 +203,26 @@ def changed_sources(previous: dict, signatures: dict[str, str]) -> list[str] | N
     before = previous.get("lake_signatures") if previous.get("complete") else None
     if before is None:
         return None
-    return [name for name in lake_source_tables() if before.get(name) != signatures.get(name)]
+    return sorted(
+        name for name in {*before, *signatures} if before.get(name) != signatures.get(name)
+    )
+
+
+def _selectors(
+    select: list[str] | None, full_refresh: bool, force: bool, changed: list[str] | None
+) -> list[str]:
+    """The dbt selectors of one build.
+
+    The caller's, if any; none (everything) on a full refresh; every table, incremental and
+    test when forced or when the changed sources are unknown; else what is downstream of them.
+    """
+    if select:
+        return select
+    if full_refresh:
+        return []
+    if force or changed is None:
+        return UNCHANGED_PROJECT_SELECTORS
+    return downstream_selectors(changed)
 
 
 def downstream_selectors(tables: list[str]) -> list[str]:
@@ -321,31 +357,6 @@ def project_hash(data: Path) -> str:
     return digest.hexdigest()
 
 
-def lake_source_tables() -> list[str]:
-    """The lake tables the dbt project declares as sources (`sources: - name: lake`)."""
-    import yaml
-
-    names = set()
-    for path in sorted((PROJECT_DIR / "models").rglob("*.yml")):
-        text = path.read_text()
-        if "sources:" not in text:  # most files are model properties: skip their YAML parse
-            continue
-        for source in (yaml.safe_load(text) or {}).get("sources", []):
-            if source.get("name") == "lake":
-                names.update(table["name"] for table in source.get("tables", []))
-    return sorted(names)
-
-
-def present_lake_tables(data: Path) -> list[str]:
-    """Source tables with at least one Parquet file under `<data>/lake`.
-
-    Staging views are compiled against this: a table without files becomes an empty typed
-    relation. Views are re-created only on a full refresh, so a change here forces one.
-    """
-    root = lake.lake_dir(data)
-    return [name for name in lake_source_tables() if next((root / name).rglob("*.parquet"), None)]
-
-
 def _stamp(target: Path) -> list[int]:
     stat = target.stat()
     return [stat.st_size, stat.st_mtime_ns]
@@ -407,35 +418,29 @@ def build(
         export_config_dimensions(data)  # first: they are lake tables like the others
         current_hash = project_hash(data)
         previous = _record(work_dir)
-        tables = present_lake_tables(data)
+        signatures = lake_signatures(data)
         reason = None if full_refresh else needs_full_refresh(target, work_dir, current_hash)
-        if not (full_refresh or reason) and previous.get("lake_tables") != tables:
-            reason = f"lake tables with files changed: {previous.get('lake_tables')} -> {tables}"
+        before = sorted(previous.get("lake_signatures") or {})
+        if not (full_refresh or reason) and before != sorted(signatures):
+            reason = f"source tables with files changed: {before} -> {sorted(signatures)}"
         if reason is not None:
             log.info("full refresh: %s", reason)
             full_refresh = True
         # unit tests check model code only: rerun them only when the project changed
         units_passed = not full_refresh and previous.get("unit_tests_passed", False)
-        signatures = lake_signatures(data)
         complete = not (skip_tests or select)
         changed = changed_sources(previous, signatures)
         if complete and not (full_refresh or force) and changed == []:
             seconds = time.perf_counter() - started
             log.info("%s is up to date with the lake (%.2f s)", target, seconds)
             return BuildResult(path=target, seconds=seconds, up_to_date=True)
-        if select or full_refresh:
-            selectors = select or []
-        elif force or changed is None:
-            selectors = UNCHANGED_PROJECT_SELECTORS
-        else:
-            selectors = downstream_selectors(changed)
+        selectors = _selectors(select, full_refresh, force, changed)
         args = dbt_args(selectors, full_refresh, work_dir, skip_tests, units_passed)
         counts = _build_into(data, args, on_node)
         record = {"project_hash": current_hash, "warehouse": _stamp(target)}
         record["unit_tests_passed"] = units_passed or complete
         record["complete"] = complete
         record["lake_signatures"] = signatures
-        record["lake_tables"] = tables
         (work_dir / "built.json").write_text(json.dumps(record))
     seconds = time.perf_counter() - started
     log.info("built %s in %.1f s (%s)", target, seconds, counts)

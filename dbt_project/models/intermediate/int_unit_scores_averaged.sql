@@ -11,46 +11,28 @@ benchmark_scores as (
     select * from {{ ref('fct_benchmark_scores') }}
 ),
 
-with_primary as (
-    select
-        benchmark_scores.scale,
-        benchmark_scores.n_params_nominal,
-        benchmark_scores.unit,
-        benchmark_scores.stage,
-        benchmark_scores.benchmark,
-        benchmark_scores.category,
-        benchmark_scores.length_normalization,
-        benchmark_scores.accuracy,
-        benchmark_scores.mean_confidence
-    from benchmark_scores
-    union all
-    select
-        benchmark_scores.scale,
-        benchmark_scores.n_params_nominal,
-        benchmark_scores.unit,
-        benchmark_scores.stage,
-        benchmark_scores.benchmark,
-        benchmark_scores.category,
-        'primary' as length_normalization,
-        benchmark_scores.accuracy,
-        benchmark_scores.mean_confidence
-    from benchmark_scores
-    where benchmark_scores.is_primary_normalization
+-- each score row once as itself and, at the primary normalization, once more as 'primary'
+copies as (
+    select unnest([false, true]) as as_primary
 ),
 
 final as (
     select
-        with_primary.scale,
-        max(with_primary.n_params_nominal) as n_params_nominal,
-        with_primary.unit,
-        with_primary.stage,
-        with_primary.benchmark,
-        with_primary.category,
-        with_primary.length_normalization,
+        benchmark_scores.scale,
+        max(benchmark_scores.n_params_nominal) as n_params_nominal,
+        benchmark_scores.unit,
+        benchmark_scores.stage,
+        benchmark_scores.benchmark,
+        benchmark_scores.category,
+        case
+            when copies.as_primary then 'primary' else benchmark_scores.length_normalization
+        end as length_normalization,
         count(*) as n_seeds,
-        avg(with_primary.accuracy) as accuracy,
-        avg(with_primary.mean_confidence) as confidence
-    from with_primary
+        avg(benchmark_scores.accuracy) as accuracy,
+        avg(benchmark_scores.mean_confidence) as confidence
+    from benchmark_scores
+    cross join copies
+    where not copies.as_primary or benchmark_scores.is_primary_normalization
     group by all
 )
 
