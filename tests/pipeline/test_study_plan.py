@@ -139,3 +139,14 @@ def test_score_steps_group_benchmarks_by_sample_size(demo_plan):
     assert groups[104] == ["wsc"]
     assert "boolq" in groups[40]
     assert sum(len(names) for names in groups.values()) == 17
+
+
+def test_scoring_pmi_reaches_every_score_step(demo_plan):
+    config, path = load_study("demo")
+    assert {step.kwargs["pmi"] for step in demo_plan.select("score")} == {False}
+    with_pmi = config.model_copy(
+        update={"scoring": config.scoring.model_copy(update={"pmi": True})}
+    )
+    steps = plan_study(with_pmi, path).select("score")
+    assert steps
+    assert {step.kwargs["pmi"] for step in steps} == {True}
