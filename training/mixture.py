@@ -91,9 +91,9 @@ def _write_token_cache(corpus: str, tokenizer, directory: Path, fingerprint: str
                 encodings = tokenizer.backend_tokenizer.encode_batch(
                     texts, add_special_tokens=False
                 )
-                for encoding in encodings:
-                    np.asarray([*encoding.ids, eos], dtype=dtype).tofile(out)
-                    lengths.append(len(encoding.ids) + 1)
+                docs = [np.asarray([*encoding.ids, eos], dtype=dtype) for encoding in encodings]
+                np.concatenate(docs).tofile(out)  # one write per batch, not per document
+                lengths.extend(len(doc) for doc in docs)
         doc_starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
         np.save(tmp / "doc_starts.npy", doc_starts)
         meta = {"dtype": np.dtype(dtype).name, "n_tokens": int(doc_starts[-1])}
