@@ -68,7 +68,7 @@ def _run(call: object) -> None:
     try:
         _report(call())
     except (ImportFailed, ValueError) as exc:
-        stdout.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        stdout.error(exc)
         raise typer.Exit(1) from None
 
 

@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
 
 def _summary(title: str, results: list) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title)
     for column in ("id", "status", "rows", "rejected", "note"):
@@ -44,7 +45,7 @@ def _summary(title: str, results: list) -> None:
         note = _where(result.path) if result.path else ""
         if result.n_rejected:
             note += " (+ _rejected.json)"
-        status = f"[{colors[result.status]}]{result.status}[/]"
+        status = Text(result.status, style=colors[result.status])
         table.add_row(result.name, status, str(result.n_rows), str(result.n_rejected), note)
     stdout.print(table)
 
@@ -56,7 +57,7 @@ def _where(path: Path) -> str:
 
 
 def _fail(exc: Exception, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+    console.error(exc)
     return typer.Exit(code)
 
 
@@ -89,12 +90,10 @@ def benchmarks(
         raise _fail(exc) from None
     for result in results:
         if result.status in {"missing", "failed"}:
-            label = (
-                "[yellow]missing[/yellow]" if result.status == "missing" else "[red]invalid[/red]"
+            label, style = (
+                ("missing", "yellow") if result.status == "missing" else ("invalid", "red")
             )
-            console.print(
-                f"{label} {result.name}: {result.message}", highlight=False, soft_wrap=True
-            )
+            console.error(f"{result.name}: {result.message}", label=label, style=style)
     _summary("benchmark_items", results)
     raise typer.Exit(exit_code(results))
 

@@ -87,7 +87,7 @@ def score(
 
             summary = score_run(run, stage, checkpoint=checkpoint, **common)
     except (ModelDirError, FileNotFoundError, ValueError) as exc:
-        stdout.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        stdout.error(exc)
         raise typer.Exit(1) from None
     _print_summary(summary)
 

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+    console.error(exc)
     return typer.Exit(1)
 
 

@@ -45,7 +45,7 @@ def build(
                 select or [], full_refresh, on_node, skip_tests=skip_tests, force=force
             )
         except (BuildError, ConfigError) as exc:
-            stdout.print(f"[red]build failed[/red]\n{exc}", highlight=False, soft_wrap=True)
+            stdout.line(("build failed", "red"), f"\n{exc}")
             raise typer.Exit(1) from None
     if result.up_to_date:
         stdout.print(

@@ -68,7 +68,7 @@ def validate() -> None:
     results = validate_tree()
     failures = [(path, error) for path, error in results if error]
     for _, error in failures:
-        stdout.print(f"[red]invalid[/red] {error}", highlight=False, soft_wrap=True)
+        stdout.error(error, label="invalid")
     stdout.print(
         f"{len(results) - len(failures)}/{len(results)} configs valid under {config_dir()}"
     )
@@ -90,7 +90,7 @@ def list_things(
 
         for query in named_queries().values():
             params = ", ".join(f"{k}={v}" if v else k for k, v in query.params.items())
-            stdout.print(f"[bold]{query.name}[/bold]({params}): {query.description}")
+            stdout.line((query.name, "bold"), f"({params}): {query.description}")
         return
     stdout.print(list_table(kind))
 

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from xstage.ids import check_scale, check_slug
 
@@ -136,8 +144,8 @@ def validate_tree(root: Path | None = None) -> list[tuple[Path, str | None]]:
     return results
 
 
-def _slug(value: str, info_field: str) -> str:
-    return check_slug(value, info_field)
+def _slug(value: str, info: ValidationInfo) -> str:
+    return check_slug(value, info.field_name or "id")
 
 
 class DatasetSource(StrictModel):

@@ -46,7 +46,7 @@ def run(
             return
         outcomes = pipeline.run_study(plan, only)
     except (pipeline.StepError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        console.error(exc, label="error:")
         raise typer.Exit(1) from None
     stdout.print(study_tables.outcome_table(outcomes))
     if only in (None, "build", "report"):
