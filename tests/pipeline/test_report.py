@@ -87,7 +87,8 @@ def test_report_writes_every_figure_beside_the_page(report):
     assert "majority_baseline</th>" in html
 
 
-def test_report_opens_in_chromium_with_every_figure_loaded(report, open_in_chromium):
+@pytest.mark.browser
+def test_report_opens_in_chromium_with_every_figure_loaded(open_in_chromium, report):
     page = open_in_chromium(report)
     assert page.errors == []
     assert page.title == "xstage report: synthetic"
