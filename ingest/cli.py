@@ -1,7 +1,8 @@
 """`xstage ingest benchmarks|corpus|chat`: thin commands over the ingest library.
 
-Used by: xstage ingest benchmarks [--benchmark ID ...] [--limit N] [--overwrite] [--skip-invalid],
-xstage ingest corpus ID [--max-docs N], xstage ingest chat ID [--limit N].
+Used by: xstage ingest benchmarks [--benchmark ID ...] [--max-rows N] [--overwrite] [--skip-invalid],
+xstage ingest corpus ID [--max-docs N], xstage ingest chat ID [--max-examples N].
+`--limit` is score's alone (a content-seeded sample); ingest stops early with `--max-*`.
 Exit codes: 0 success; 1 invalid data, a missing/unreachable source, or (benchmarks) nothing
 requested could be ingested; 2 usage errors (unknown id). Missing benchmarks alone are not fatal.
 """
@@ -68,7 +69,10 @@ def benchmarks(
         typer.Option("--benchmark", "-b", help="Benchmark id (repeatable); default all."),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option(min=1, help="Only the first N rows (a partial leaf).")
+        int | None,
+        typer.Option(
+            "--max-rows", min=1, help="Stop after the first N source rows (a partial leaf)."
+        ),
     ] = None,
     overwrite: Overwrite = False,
     skip_invalid: SkipInvalid = False,
@@ -133,7 +137,10 @@ def chat(
     dataset_id: Annotated[
         str, typer.Argument(metavar="ID", help="Chat dataset id under configs/chat/.")
     ],
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--max-examples", min=1, help="Stop after the first N source examples."),
+    ] = None,
     overwrite: Overwrite = False,
     skip_invalid: SkipInvalid = False,
 ) -> None:

@@ -35,8 +35,6 @@ CONFIG_KINDS: dict[str, str] = {
     "studies": "xstage.study_config:StudyConfig",
     "chat": "xstage.config:ChatDatasetConfig",
 }
-CATEGORIES = ("commonsense", "science", "nli", "semantic")
-NORMALIZATIONS = ("none", "per_token", "per_char", "per_byte")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

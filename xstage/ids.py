@@ -20,13 +20,6 @@ class Stage(StrEnum):
     SFT = "sft"
 
 
-class Formulation(StrEnum):
-    """How a multiple-choice item is posed to the model (DESIGN §5)."""
-
-    RC = "rc"
-    MC = "mc"
-
-
 def check_slug(value: str, field: str, where: str = "") -> str:
     """Return `value` if it is a lowercase snake_case slug, else raise naming field and place."""
     if not isinstance(value, str) or not SLUG_PATTERN.match(value):

@@ -30,7 +30,7 @@ def _ingest_corpus(kw: dict, _: int) -> list[str]:
 
 
 def _ingest_chat(kw: dict, _: int) -> list[str]:
-    limit = ["--limit", str(kw["max_examples"])] if kw.get("max_examples") else []
+    limit = ["--max-examples", str(kw["max_examples"])] if kw.get("max_examples") else []
     return ["xstage", "ingest", "chat", kw["dataset"], *limit]
 
 

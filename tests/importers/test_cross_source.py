@@ -31,7 +31,7 @@ def lm_eval_line_for(doc_id: int, item: dict) -> dict:
 
 @pytest.mark.slow  # ~9 s: ingests arc_easy from the offline mirror
 def test_lm_eval_arc_easy_log_adopts_ingested_item_ids(tmp_path, data_dir, hf_mirror):
-    result = CliRunner().invoke(app, ["ingest", "benchmarks", "-b", "arc_easy", "--limit", "5"])
+    result = CliRunner().invoke(app, ["ingest", "benchmarks", "-b", "arc_easy", "--max-rows", "5"])
     assert result.exit_code == 0, result.output
     items_path = lake.benchmark_items_path("arc_easy")
     before = items_path.read_bytes()

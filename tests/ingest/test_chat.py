@@ -66,7 +66,7 @@ def test_bad_conversations_fail_or_are_recorded(temp_mirror: Path):
 
 
 def test_cli_ingest_chat_prints_a_summary():
-    result = CliRunner().invoke(app, ["ingest", "chat", "alpaca_gpt4", "--limit", "5"])
+    result = CliRunner().invoke(app, ["ingest", "chat", "alpaca_gpt4", "--max-examples", "5"])
     assert result.exit_code == 0, result.output
     assert "alpaca_gpt4" in result.output
     assert pq.read_metadata(lake.chat_examples_path("alpaca_gpt4")).num_rows == 5
