@@ -14,6 +14,9 @@ TORCH_SPEC ?= torch==2.13.0
 
 # Where `make browser` leaves the reason it could not provide chromium; the report test skips with it.
 BROWSER_NOTE := $(VENV)/browser-unavailable
+# `make test` spreads test files over this many processes (xdist: `auto` is one per core; a
+# file stays on one worker so its module fixtures are built once). PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= auto
 # The unit-level loop: everything not marked as slow, dbt, vLLM or browser (pyproject markers).
 FAST_MARKERS := not slow and not dbt and not vllm and not browser
 
@@ -67,7 +70,8 @@ browser: setup
 
 # The whole suite, lint first. pytest's own exit code is make's (5, nothing collected, fails).
 test: setup lint browser
-	XSTAGE_NO_BROWSER="$$(cat $(BROWSER_NOTE) 2>/dev/null)" $(BIN)/pytest -q
+	XSTAGE_NO_BROWSER="$$(cat $(BROWSER_NOTE) 2>/dev/null)" \
+	  $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # The fast loop while editing (under 2 minutes on 2 cores): unit-level tests only, no lint.
 test-fast: setup

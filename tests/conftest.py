@@ -44,7 +44,14 @@ def hf_mirror() -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Auto-skip `gpu` tests without CUDA (OLMo-core's requires_gpu pattern)."""
+    """Files with `slow` tests first, then auto-skip `gpu` tests without CUDA.
+
+    Slow files first: `make test` hands whole files to parallel workers in this order, and a
+    long file started last would leave the other worker idle. Files stay contiguous, so module
+    fixtures are still built once. The skip is OLMo-core's requires_gpu pattern.
+    """
+    slow_files = {item.path for item in items if "slow" in item.keywords}
+    items.sort(key=lambda item: item.path not in slow_files)
     try:
         import torch
 

@@ -68,6 +68,8 @@ def test_close_dbt_connections_closes_and_forgets_the_handle() -> None:
     warehouse_build.close_dbt_connections()  # nothing open: a no-op
 
 
+@pytest.mark.dbt
+@pytest.mark.slow
 def test_build_is_a_no_op_until_a_lake_file_or_config_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,6 +127,8 @@ def test_build_is_a_no_op_until_a_lake_file_or_config_changes(
         assert con.execute(sql).fetchall() == [("Renamed",)]
 
 
+@pytest.mark.dbt
+@pytest.mark.slow
 def test_a_lake_table_that_appears_later_is_read_after_the_next_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
