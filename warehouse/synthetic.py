@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,9 @@ import yaml
 
 from xstage import lake, schemas
 from xstage.ids import run_id
+
+if TYPE_CHECKING:
+    from warehouse.synthetic_noise import NoiseSpec
 
 SCALES = {"tiny": 1_000_000, "small": 10_000_000}
 WEB_SOURCES = ("web_a", "web_b")
@@ -181,9 +185,21 @@ def _shared(rng: np.random.Generator, benchmark: str, items: pa.Table, n_items: 
 
 
 def write_synthetic_lake(
-    root: Path, config_dir: Path | None = None, n_items: int = 40, seed: int = 0
+    root: Path,
+    config_dir: Path | None = None,
+    n_items: int = 40,
+    seed: int = 0,
+    noise: NoiseSpec | None = None,
 ) -> SyntheticLake:
-    """Write the generated lake under `root` (a data dir) and, if given, configs/ under config_dir."""
+    """Write the generated lake under `root` (a data dir) and, if given, configs/ under config_dir.
+
+    `noise` (off by default, so the plain lake keeps its values): periodic checkpoints, several
+    seeds per cell and benchmarks of known high and low signal-to-noise (warehouse.synthetic_noise).
+    """
+    if noise is not None:
+        from warehouse.synthetic_noise import write_noisy_lake
+
+        return write_noisy_lake(root, config_dir, n_items, seed, noise)
     rng = np.random.default_rng(seed)
     root = Path(root)
     shared: dict[str, dict] = {}

@@ -1,0 +1,214 @@
+"""Decision statistics recomputed with numpy/scipy from the lake files (docs/metrics_decisions.md).
+
+Signal, noise and SNR over periodic checkpoints; seed spread and per-seed transfer r; decision
+accuracy (pairs tied on either side are left out); the PT metric that best predicts the SFT
+ranking; seeded item-bootstrap percentile intervals of r and decision accuracy. Per-item scores
+come from warehouse.metrics.item_score (the per-item reference every mart test already uses);
+everything above the item is computed here, without SQL and without warehouse.metrics' helpers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from itertools import combinations
+
+import numpy as np
+import pyarrow.dataset as ds
+from scipy import stats
+
+from warehouse import metrics
+
+METRICS = ("accuracy", "confidence", "prob_gold", "nll")
+LOWER_IS_BETTER = {"nll"}
+RANK_DECIMALS = 12
+
+
+def _rows(path, columns):
+    return ds.dataset(path, format="parquet", partitioning="hive").to_table(columns=columns)
+
+
+def checkpoint_scores(root) -> dict:
+    """{(scale, mixture, seed, stage, benchmark, step, norm): {metric: value}} at every step."""
+    gold = {
+        (r["benchmark"], r["item_id"]): r["gold_index"]
+        for r in _rows(
+            root / "lake" / "benchmark_items", ["benchmark", "item_id", "gold_index"]
+        ).to_pylist()
+    }
+    cols = ["scale", "mixture", "seed", "stage", "benchmark", "checkpoint_step", "item_id",
+            "choice_index", "logprob", "n_tokens", "n_chars", "n_bytes", "logprob_uncond"]  # fmt: skip
+    items: dict = defaultdict(list)
+    for r in _rows(root / "lake" / "predictions", cols).to_pylist():
+        leaf = (r["scale"], r["mixture"], int(r["seed"]), r["stage"], r["benchmark"])
+        items[(*leaf, r["checkpoint_step"], r["item_id"])].append(r)
+    values: dict = defaultdict(lambda: defaultdict(list))
+    for key, choices in sorted(items.items()):
+        choices.sort(key=lambda c: c["choice_index"])
+        c = {k: [row[k] for row in choices] for k in choices[0]}
+        for norm in metrics.NORMALIZATIONS:
+            scores = metrics.normalized_scores(
+                norm, c["logprob"], c["n_tokens"], c["n_chars"], c["n_bytes"], c["logprob_uncond"]
+            )
+            if scores is None:
+                continue
+            s = metrics.item_score(scores, gold[(key[4], key[6])])
+            row = values[(*key[:6], norm)]
+            row["accuracy"].append(float(s.predicted_index == gold[(key[4], key[6])]))
+            row["confidence"].append(s.confidence)
+            row["prob_gold"].append(s.prob_gold)
+            row["nll"].append(s.nll)
+    return {k: {m: float(np.mean(v[m])) for m in METRICS} for k, v in values.items()}
+
+
+def signal(finals) -> float | None:
+    """(max - min) / mean of the compared mixtures' final scores; None when the mean is 0."""
+    finals = np.asarray(finals, dtype=np.float64)
+    mean = finals.mean()
+    return None if mean == 0 else float((finals.max() - finals.min()) / mean)
+
+
+def noise(series_by_mixture) -> float | None:
+    """Mean over mixtures of std(ddof=1) / mean of its last-n scores; None when n < 2 or a mean is 0."""
+    ratios = []
+    for series in series_by_mixture:
+        series = np.asarray(series, dtype=np.float64)
+        if len(series) < 2 or series.mean() == 0:
+            return None
+        ratios.append(series.std(ddof=1) / series.mean())
+    return float(np.mean(ratios))
+
+
+def snr(signal_value, noise_value) -> float | None:
+    """signal / noise; None when either is None or noise is 0."""
+    if signal_value is None or noise_value is None or noise_value == 0:
+        return None
+    return signal_value / noise_value
+
+
+def signal_noise(scores: dict, last_n: int) -> dict:
+    """{(scale, stage, benchmark, metric, norm): signal, noise, snr}; seeds averaged per step."""
+    by_unit: dict = defaultdict(lambda: defaultdict(list))
+    for (scale, mixture, _seed, stage, benchmark, step, norm), row in scores.items():
+        for metric in METRICS:
+            by_unit[(scale, stage, benchmark, metric, norm)][(mixture, step)].append(row[metric])
+    out = {}
+    for key, cells in by_unit.items():
+        series: dict = defaultdict(dict)
+        for (mixture, step), values in cells.items():
+            series[mixture][step] = float(np.mean(values))
+        last = {m: [s[step] for step in sorted(s)[-last_n:]] for m, s in series.items()}
+        sig = signal([v[-1] for v in last.values()])
+        noi = noise(list(last.values()))
+        out[key] = {"signal": sig, "noise": noi, "snr": snr(sig, noi)}
+    return out
+
+
+def oriented(metric: str, value: float) -> float:
+    """Higher is better for every metric (nll's sign flipped), rounded as ranks are."""
+    return round(-value if metric in LOWER_IS_BETTER else value, RANK_DECIMALS)
+
+
+def decision_accuracy(source, target) -> dict:
+    """Share of unordered unit pairs i < j ordered alike; pairs tied on either side left out."""
+    agree = disagree = tied = 0
+    for i, j in combinations(range(len(source)), 2):
+        a, b = np.sign(source[i] - source[j]), np.sign(target[i] - target[j])
+        if a == 0 or b == 0:
+            tied += 1
+        elif a == b:
+            agree += 1
+        else:
+            disagree += 1
+    share = agree / (agree + disagree) if agree + disagree else None
+    return {"n_agree": agree, "n_disagree": disagree, "n_tied": tied, "decision_accuracy": share}
+
+
+def pearson(x, y) -> tuple[float | None, float | None]:
+    """r and two-sided p with DESIGN §10's degenerate rules (n < 3 or no spread: None)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None, None
+    result = stats.pearsonr(x, y)
+    return float(result.statistic), float(result.pvalue)
+
+
+def seed_agreement(final: dict, metric: str, alpha: float = 0.05) -> dict:
+    """Per (scale, benchmark, norm): r per seed and on seed means, and how often seeds agree.
+
+    `final` maps (scale, mixture, seed, stage, benchmark, norm) -> {metric: value} at the final step.
+    sign_agreement: share of seeds whose r has the seed-mean r's sign; significance_agreement:
+    share whose (p < alpha) equals the seed-mean r's. seed_std: mean over mixtures and stages of the
+    sample std (ddof=1) over seeds.
+    """
+    cells: dict = defaultdict(lambda: defaultdict(dict))
+    for (scale, mixture, seed, stage, benchmark, norm), row in final.items():
+        cells[(scale, benchmark, norm)][(mixture, stage)][seed] = row[metric]
+    return {key: _seed_row(by_cell, alpha) for key, by_cell in cells.items()}
+
+
+def _seed_row(by_cell: dict, alpha: float) -> dict:
+    """One (scale, benchmark, norm) of seed_agreement; by_cell maps (mixture, stage) -> {seed: v}."""
+    mixtures = sorted({m for m, _ in by_cell})
+    seeds = sorted(set.intersection(*(set(v) for v in by_cell.values())))
+
+    def transfer(value_of) -> tuple[float | None, float | None]:
+        pt = [value_of(by_cell[(m, "pretrain")]) for m in mixtures]
+        return pearson(pt, [value_of(by_cell[(m, "sft")]) for m in mixtures])
+
+    r_mean, p_mean = transfer(lambda cell: float(np.mean([cell[s] for s in seeds])))
+    per_seed = [transfer(lambda cell, s=s: cell[s]) for s in seeds]
+    defined = r_mean is not None and all(r is not None for r, _ in per_seed)
+    spreads = [np.std([v[s] for s in seeds], ddof=1) for v in by_cell.values()]
+    return {
+        "n_seeds": len(seeds),
+        "r_seed_mean": r_mean,
+        "r_per_seed": [r for r, _ in per_seed],
+        "seed_std": float(np.mean(spreads)) if len(seeds) > 1 else None,
+        "sign_agreement": (
+            float(np.mean([np.sign(r) == np.sign(r_mean) for r, _ in per_seed]))
+            if defined
+            else None
+        ),
+        "significance_agreement": (
+            float(np.mean([(p < alpha) == (p_mean < alpha) for _, p in per_seed]))
+            if defined
+            else None
+        ),
+    }
+
+
+def best_pt_metric(pt: dict, sft_target) -> tuple[tuple[str, str], float]:
+    """The (metric, norm) whose PT values order the units most like `sft_target` does.
+
+    `pt` maps (metric, norm) -> values over the same units; ties go to the first in name order.
+    """
+    scored = []
+    for (metric, norm), values in sorted(pt.items()):
+        share = decision_accuracy([oriented(metric, v) for v in values], sft_target)
+        if share["decision_accuracy"] is not None:
+            scored.append((-share["decision_accuracy"], metric, norm))
+    best = min(scored)
+    return (best[1], best[2]), -best[0]
+
+
+def bootstrap_interval(item_values: dict, statistic, seed: int, resamples: int):
+    """Percentile 95% interval (numpy 'linear') of statistic(unit -> mean) over item resamples.
+
+    `item_values` maps unit -> per-item values sorted by item_id (same items for every unit, the
+    benchmark's); one plan, default_rng([seed, n]).integers(0, n, (resamples, n)), resamples the
+    same items for every unit, so the pairing of units by item survives.
+    """
+    units = sorted(item_values)
+    matrix = np.array([item_values[u] for u in units], dtype=np.float64)
+    n = matrix.shape[1]
+    plan = np.random.default_rng([seed, n]).integers(0, n, size=(resamples, n))
+    draws = []
+    for rows in plan:
+        value = statistic(dict(zip(units, matrix[:, rows].mean(axis=1), strict=True)))
+        if value is not None and not math.isnan(value):
+            draws.append(value)
+    if not draws:
+        return None, None
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return float(low), float(high)
