@@ -78,14 +78,19 @@ def mirror_texts(hf_mirror: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture
-def demo_lake(data_dir: Path, mirror_texts: dict[str, list[str]]) -> Path:
+def write_demo_documents(mirror_texts: dict[str, list[str]]) -> None:
     """Documents for every demo corpus (three web slices of C4, HumanEval, Wikipedia)."""
     web = mirror_texts["web"]
     for index, corpus in enumerate(DEMO_WEB):
         write_documents(corpus, web[index * 100 : (index + 1) * 100])
     write_documents("demo_code", mirror_texts["code"])
     write_documents("demo_curated", mirror_texts["curated"])
+
+
+@pytest.fixture
+def demo_lake(data_dir: Path, mirror_texts: dict[str, list[str]]) -> Path:
+    """The demo corpora in this test's lake."""
+    write_demo_documents(mirror_texts)
     return data_dir
 
 
@@ -124,13 +129,27 @@ def tiny_sets() -> dict:
     return dict(TINY_SETS)
 
 
-@pytest.fixture
-def small_tokenizer(demo_lake: Path, tmp_path: Path) -> Path:
-    """A 512-token BPE on the demo corpora (the study's recipe, shrunk for speed)."""
+@pytest.fixture(scope="session")
+def session_tokenizer(
+    tmp_path_factory: pytest.TempPathFactory, mirror_texts: dict[str, list[str]]
+) -> Path:
+    """A 512-token BPE on the demo corpora (the study's recipe, shrunk for speed), trained once
+    per session in a lake of its own: it depends only on the mirror's texts, and tests only read
+    it (the tokenizer tests train their own)."""
     from training.tokenizer import train_study_tokenizer
 
-    corpora = [*DEMO_WEB, "demo_code", "demo_curated"]
-    return train_study_tokenizer(corpora, 512, tmp_path / "tokenizer", max_docs=80)
+    root = tmp_path_factory.mktemp("session_tokenizer")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XSTAGE_DATA_DIR", str(root / "data"))
+        write_demo_documents(mirror_texts)
+        corpora = [*DEMO_WEB, "demo_code", "demo_curated"]
+        return train_study_tokenizer(corpora, 512, root / "tokenizer", max_docs=80)
+
+
+@pytest.fixture
+def small_tokenizer(demo_lake: Path, session_tokenizer: Path) -> Path:
+    """The session's demo BPE, with the demo corpora in this test's lake beside it."""
+    return session_tokenizer
 
 
 @pytest.fixture
