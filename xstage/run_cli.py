@@ -21,8 +21,12 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
 
-ONLY_HELP = "One step kind: ingest, tokenizer, pretrain (or train), sft, score, build, report."
-COMMANDS_HELP = "With --dry-run: each pending step as a shell command (torchrun for training)."
+ONLY_HELP = (
+    "One kind of study step: ingest, tokenizer, pretrain (or train), sft, score, build, report."
+)
+COMMANDS_HELP = (
+    "With --dry-run: each pending study step as a shell command (torchrun for training)."
+)
 
 
 def run(
@@ -32,7 +36,7 @@ def run(
     commands: Annotated[bool, typer.Option("--commands", help=COMMANDS_HELP)] = False,
     nproc: Annotated[int, typer.Option("--nproc", help="GPUs per torchrun in --commands.")] = 8,
 ) -> None:
-    """Run a study end to end (ingest -> ... -> report), skipping finished steps."""
+    """Run a study end to end (ingest -> ... -> report), skipping finished study steps."""
     from xstage import pipeline, study_tables
     from xstage.study_config import load_study
     from xstage.study_plan import plan_study

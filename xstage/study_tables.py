@@ -62,8 +62,8 @@ def plan_table(plan: StudyPlan, rows: Sequence[dict]) -> Table:
         f"{len(study.benchmarks)} benchmarks",
         caption=f"time: estimated on {device} (assumptions below)",
     )
-    for name in ("step", "steps", "pending", "tokens", f"time on {device}"):
-        table.add_column(name, justify="left" if name == "step" else "right")
+    for name in ("kind", "study steps", "pending", "tokens", f"time on {device}"):
+        table.add_column(name, justify="left" if name == "kind" else "right")
     for row in rows:
         table.add_row(
             row["kind"],
@@ -87,9 +87,9 @@ def plan_table(plan: StudyPlan, rows: Sequence[dict]) -> Table:
 
 def outcome_table(outcomes: Sequence) -> Table:
     """What one `xstage run` did: per step kind, steps run and skipped, and seconds spent."""
-    table = Table(title="steps")
-    for name in ("step", "ran", "skipped", "seconds"):
-        table.add_column(name, justify="left" if name == "step" else "right")
+    table = Table(title="study steps")
+    for name in ("kind", "ran", "skipped", "seconds"):
+        table.add_column(name, justify="left" if name == "kind" else "right")
     ran = Counter(outcome.step.kind for outcome in outcomes if outcome.status == "ran")
     skipped = Counter(outcome.step.kind for outcome in outcomes if outcome.status == "skipped")
     for kind in STEP_KINDS:
