@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from scoring.batching import PackedRow
+from xstage.attention import sdpa_held_to
 
 HEAD_CHUNK_ELEMENTS = 2**27  # fp32 logits per LM-head chunk (512 MB): positions = this // vocab
 
@@ -120,11 +121,7 @@ def attention_backends(
     device: torch.device, backends: Sequence[str] | None = CUDA_ATTENTION
 ) -> contextlib.AbstractContextManager:
     """SDPA held to `backends` (SDPBackend names) on CUDA; torch's own choice if None or on CPU."""
-    if backends is None or device.type != "cuda":
-        return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    return sdpa_kernel([getattr(SDPBackend, name) for name in backends])
+    return sdpa_held_to(device, backends)
 
 
 @torch.inference_mode()

@@ -22,7 +22,9 @@ from rich.progress import TextColumn
 
 from training import checkpoint, distributed, records
 from training.loss import IGNORE_INDEX, model_loss_sum
+from training.model import compile_layers
 from training.schedule import lr_at, warmup_steps
+from xstage.attention import sdpa_held_to
 from xstage.config import OptimSettings
 from xstage.console import progress
 
@@ -97,8 +99,23 @@ def make_optimizer(model: torch.nn.Module, settings: OptimSettings) -> torch.opt
         {"params": no_decay, "weight_decay": 0.0},
     ]
     betas = (settings.beta1, settings.beta2)
-    fused = bool(params) and params[0].is_cuda  # one kernel per step on GPU; foreach on CPU
+    # one kernel per step on GPU (recipe `fused_adamw`); foreach on CPU or mixed devices
+    fused = settings.fused_adamw and bool(params) and all(p.is_cuda for p in params)
     return torch.optim.AdamW(groups, lr=settings.lr, betas=betas, eps=settings.eps, fused=fused)
+
+
+def compiled_forward(model: torch.nn.Module, raw_model: torch.nn.Module, settings: OptimSettings):
+    """What the loop calls: `model`, compiled whole or per decoder layer (recipe `compile`).
+
+    Regional compile (`compile_scope: layers`) compiles raw_model's layers in place and
+    returns `model` itself, so the chunked loss (training.loss) runs outside compiled code.
+    """
+    if not settings.compile:
+        return model
+    if settings.compile_scope == "layers":
+        compile_layers(raw_model)
+        return model
+    return torch.compile(model)
 
 
 def autocast_dtype(settings: OptimSettings, device: torch.device) -> torch.dtype | None:
@@ -204,8 +221,10 @@ def _accumulate(model, env: distributed.DistEnv, fsdp: bool, last: bool):
     return model.no_sync()
 
 
-def _micro_loss(model, raw_model, micro, n_label_tokens: int, world_size: int, amp) -> torch.Tensor:
+def _micro_loss(model, raw_model, micro, n_label_tokens, world_size, amp, sdpa) -> torch.Tensor:
     """Backward one micro-batch; returns its summed token loss (detached).
+
+    SDPA is held to the recipe's `sdpa_kernels` (CUDA only) for forward and backward.
 
     The loss is training.loss's chunked LM head + fp32 cross-entropy (the full logits never
     exist). Scaling by world_size / n_label_tokens makes DDP's gradient average equal the
@@ -213,9 +232,10 @@ def _micro_loss(model, raw_model, micro, n_label_tokens: int, world_size: int, a
     """
     input_ids, labels, mask = micro
     context = torch.autocast(input_ids.device.type, dtype=amp) if amp else contextlib.nullcontext()
-    with context:
-        loss_sum = model_loss_sum(model, raw_model, input_ids, labels, mask)
-    (loss_sum * (world_size / n_label_tokens)).backward()
+    with sdpa_held_to(input_ids.device, sdpa):
+        with context:  # backward runs outside autocast (in the forward's dtypes)
+            loss_sum = model_loss_sum(model, raw_model, input_ids, labels, mask)
+        (loss_sum * (world_size / n_label_tokens)).backward()
     return loss_sum.detach()
 
 
@@ -237,8 +257,8 @@ def train(
     model = distributed.wrap(raw_model, env, settings.fsdp)
     optimizer = make_optimizer(model, settings)
     st = _restore(resume, model, optimizer, source, run, settings.fsdp)
-    forward = torch.compile(model) if settings.compile else model
-    amp = autocast_dtype(settings, env.device)
+    forward = compiled_forward(model, raw_model, settings)
+    amp, sdpa = autocast_dtype(settings, env.device), settings.sdpa_kernels
     if amp is not None and env.device.type == "cuda":  # TF32 for fp32 matmuls autocast leaves
         torch.set_float32_matmul_precision("high")
     warmup = warmup_steps(run.total_steps, settings.warmup_fraction)
@@ -270,7 +290,7 @@ def train(
                 context = _accumulate(model, env, settings.fsdp, index == len(pieces) - 1)
                 with context:
                     step_loss += _micro_loss(
-                        forward, raw_model, micro, n_label, env.world_size, amp
+                        forward, raw_model, micro, n_label, env.world_size, amp, sdpa
                     )
             grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
             optimizer.step()

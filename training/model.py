@@ -1,6 +1,7 @@
 """Scale config -> transformers Llama model, and the arithmetic behind MFU.
 
-Used by: xstage train (model construction), benchmarks/train_bench.py (flops per token).
+Used by: xstage train (model construction, regional compile), benchmarks/train_bench.py
+(flops per token) and benchmarks/gpu_train_levers.py.
 """
 
 from __future__ import annotations
@@ -53,6 +54,22 @@ def build_model(scale: ScaleConfig, seed: int, eos_token_id: int | None = None) 
     model = LlamaForCausalLM(llama_config(scale, eos_token_id))
     assert count_parameters(model) == scale.n_params, "ScaleConfig.n_params formula is off"
     return model
+
+
+def compile_layers(model: object, **compile_kwargs) -> list[str]:
+    """Regional compile: torch.compile each decoder layer in place; returns their names.
+
+    Every layer has the same code, so one graph serves them all (compile time ~ one layer's,
+    not the model's); embeddings, final norm and the chunked loss stay eager. In place
+    (`Module.compile`), so parameter names, state dicts and FSDP's per-layer sharding are
+    untouched.
+    """
+    names = []
+    for name, module in model.named_modules():  # type: ignore[attr-defined]
+        if name.startswith("model.layers.") and name.count(".") == 2:
+            module.compile(**compile_kwargs)
+            names.append(name)
+    return names
 
 
 def count_parameters(model: object) -> int:

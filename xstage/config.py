@@ -340,6 +340,10 @@ class ScaleConfig(StrictModel):
         return self
 
 
+SdpaKernel = Literal["FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH"]
+"""torch.nn.attention.SDPBackend names a recipe may hold SDPA to."""
+
+
 class OptimSettings(StrictModel):
     """Optimiser, schedule, batch and checkpoint settings shared by both stages."""
 
@@ -373,6 +377,14 @@ class OptimSettings(StrictModel):
     """Steps between rows of lake/training_metrics (the last step is always logged)."""
     compile: bool = False
     """Wrap the model in torch.compile (GPU runs; a fixed cost of ~40-90 s)."""
+    compile_scope: Literal["model", "layers"] = "model"
+    """With compile: `model` compiles the whole model; `layers` each decoder layer alone
+    (regional compile: one graph reused by every layer, the chunked loss left eager)."""
+    sdpa_kernels: list[SdpaKernel] | None = None
+    """SDPA backends training may use on CUDA (e.g. [FLASH_ATTENTION, EFFICIENT_ATTENTION]:
+    cuDNN's kernels ran 3.5-4.7x slower under compile on an H200); None = torch's choice."""
+    fused_adamw: bool = True
+    """Fused AdamW (one kernel per step) where every parameter is on CUDA; foreach otherwise."""
     fsdp: bool = False
     """Shard parameters with FSDP instead of DDP under torchrun (1B and up)."""
 
