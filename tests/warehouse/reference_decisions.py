@@ -137,9 +137,10 @@ def seed_agreement(final: dict, metric: str, alpha: float = 0.05) -> dict:
     """Per (scale, benchmark, norm): r per seed and on seed means, and how often seeds agree.
 
     `final` maps (scale, mixture, seed, stage, benchmark, norm) -> {metric: value} at the final step.
-    sign_agreement: share of seeds whose r has the seed-mean r's sign; significance_agreement:
-    share whose (p < alpha) equals the seed-mean r's. seed_std: mean over mixtures and stages of the
-    sample std (ddof=1) over seeds.
+    Per seed, r over the mixtures with that seed at both stages; sign_agreement: share of the seeds
+    with a defined r whose r has the seed-mean r's sign; significance_agreement: share whose
+    (p < alpha) equals the seed-mean r's. seed_std: mean over the mixture x stage cells with >= 2
+    seeds of the sample std (ddof=1) over their seeds.
     """
     cells: dict = defaultdict(lambda: defaultdict(dict))
     for (scale, mixture, seed, stage, benchmark, norm), row in final.items():
@@ -150,30 +151,34 @@ def seed_agreement(final: dict, metric: str, alpha: float = 0.05) -> dict:
 def _seed_row(by_cell: dict, alpha: float) -> dict:
     """One (scale, benchmark, norm) of seed_agreement; by_cell maps (mixture, stage) -> {seed: v}."""
     mixtures = sorted({m for m, _ in by_cell})
-    seeds = sorted(set.intersection(*(set(v) for v in by_cell.values())))
+    seeds = sorted(set().union(*(set(v) for v in by_cell.values())))
 
-    def transfer(value_of) -> tuple[float | None, float | None]:
-        pt = [value_of(by_cell[(m, "pretrain")]) for m in mixtures]
-        return pearson(pt, [value_of(by_cell[(m, "sft")]) for m in mixtures])
+    def transfer(value_of, has) -> tuple[float | None, float | None]:
+        both = [m for m in mixtures if has(by_cell.get((m, "pretrain"), {}))
+                and has(by_cell.get((m, "sft"), {}))]  # fmt: skip
+        pt = [value_of(by_cell[(m, "pretrain")]) for m in both]
+        return pearson(pt, [value_of(by_cell[(m, "sft")]) for m in both])
 
-    r_mean, p_mean = transfer(lambda cell: float(np.mean([cell[s] for s in seeds])))
-    per_seed = [transfer(lambda cell, s=s: cell[s]) for s in seeds]
-    defined = r_mean is not None and all(r is not None for r, _ in per_seed)
-    spreads = [np.std([v[s] for s in seeds], ddof=1) for v in by_cell.values()]
+    r_mean, p_mean = transfer(lambda cell: float(np.mean(list(cell.values()))), bool)
+    per_seed = [transfer(lambda cell, s=s: cell[s], lambda cell, s=s: s in cell) for s in seeds]
+    defined = [(r, p) for r, p in per_seed if r is not None]
+    spreads = [np.std(list(v.values()), ddof=1) for v in by_cell.values() if len(v) >= 2]
+    agree = r_mean is not None and defined
     return {
+        "n_units": sum(1 for m in mixtures if (m, "pretrain") in by_cell and (m, "sft") in by_cell),
         "n_seeds": len(seeds),
+        "n_seeds_defined": len(defined),
         "r_seed_mean": r_mean,
+        "p_seed_mean": p_mean,
         "r_per_seed": [r for r, _ in per_seed],
-        "seed_std": float(np.mean(spreads)) if len(seeds) > 1 else None,
+        "r_seed_min": min(r for r, _ in defined) if defined else None,
+        "r_seed_max": max(r for r, _ in defined) if defined else None,
+        "seed_std": float(np.mean(spreads)) if spreads else None,
         "sign_agreement": (
-            float(np.mean([np.sign(r) == np.sign(r_mean) for r, _ in per_seed]))
-            if defined
-            else None
+            float(np.mean([np.sign(r) == np.sign(r_mean) for r, _ in defined])) if agree else None
         ),
         "significance_agreement": (
-            float(np.mean([(p < alpha) == (p_mean < alpha) for _, p in per_seed]))
-            if defined
-            else None
+            float(np.mean([(p < alpha) == (p_mean < alpha) for _, p in defined])) if agree else None
         ),
     }
 

@@ -85,7 +85,7 @@ def test_plain_lake_is_unchanged_without_noise(tmp_path) -> None:
 
 def test_seed_agreement_by_hand() -> None:
     # 4 mixtures x 2 seeds: seed 0 transfers perfectly (r = 1), seed 1 has flat PT scores;
-    # seed 1 has no PT spread, so its r is NULL and so are the agreement shares.
+    # seed 1 has no PT spread, so its r is NULL and the shares count seed 0 alone.
     pt = {0: [1, 2, 3, 4], 1: [2, 2, 2, 2.0]}
     sft = {0: [1, 2, 3, 4], 1: [4.0, 3.0, 2.0, 1.1]}
     final = {}
@@ -97,7 +97,8 @@ def test_seed_agreement_by_hand() -> None:
     assert row["n_seeds"] == 2
     assert row["r_per_seed"][0] == pytest.approx(1.0)
     assert row["r_per_seed"][1] is None  # seed 1's PT has no spread
-    assert row["sign_agreement"] is None
+    assert row["n_seeds_defined"] == 1
+    assert row["sign_agreement"] == 1.0  # seed 0's r = 1 has the seed-mean r's sign (positive)
     # seed std of mixture m0 at PT: values 1 and 2 -> 0.7071...; the mean over 8 cells by hand
     cells = [(1, 2), (2, 2), (3, 2), (4, 2), (1, 4), (2, 3), (3, 2), (4, 1.1)]
     expected = np.mean([abs(a - b) / np.sqrt(2) for a, b in cells])
