@@ -12,24 +12,52 @@ scores as (
 
 unpivoted as (
     select
-        scale,
-        unit,
-        seed,
-        stage,
-        benchmark,
-        category,
-        length_normalization,
-        metric,
-        value
+        scores.scale,
+        scores.unit,
+        scores.seed,
+        scores.stage,
+        scores.benchmark,
+        scores.category,
+        scores.length_normalization,
+        'accuracy' as metric,
+        scores.accuracy as value
     from scores
-    unpivot (
-        value for metric in (
-            accuracy as 'accuracy',
-            mean_confidence as 'confidence',
-            mean_prob_gold as 'prob_gold',
-            nll as 'nll'
-        )
-    )
+    union all
+    select
+        scores.scale,
+        scores.unit,
+        scores.seed,
+        scores.stage,
+        scores.benchmark,
+        scores.category,
+        scores.length_normalization,
+        'confidence' as metric,
+        scores.mean_confidence as value
+    from scores
+    union all
+    select
+        scores.scale,
+        scores.unit,
+        scores.seed,
+        scores.stage,
+        scores.benchmark,
+        scores.category,
+        scores.length_normalization,
+        'prob_gold' as metric,
+        scores.mean_prob_gold as value
+    from scores
+    union all
+    select
+        scores.scale,
+        scores.unit,
+        scores.seed,
+        scores.stage,
+        scores.benchmark,
+        scores.category,
+        scores.length_normalization,
+        'nll' as metric,
+        scores.nll as value
+    from scores
 ),
 
 -- seed null: the seed-mean row of a unit x stage
@@ -83,6 +111,20 @@ pearson as (
     where method = 'pearson'
 ),
 
+cell_spread as (
+    select
+        scale,
+        unit,
+        stage,
+        benchmark,
+        metric,
+        length_normalization,
+        stddev_samp(value) as cell_std
+    from unpivoted
+    group by all
+    having count(*) >= 2
+),
+
 seed_spread as (
     select
         scale,
@@ -90,19 +132,7 @@ seed_spread as (
         metric,
         length_normalization,
         avg(cell_std) as seed_std
-    from (
-        select
-            scale,
-            unit,
-            stage,
-            benchmark,
-            metric,
-            length_normalization,
-            stddev_samp(value) as cell_std
-        from unpivoted
-        group by all
-        having count(*) >= 2
-    )
+    from cell_spread
     group by all
 ),
 
@@ -116,10 +146,10 @@ per_seed as (
         count(seeds.r) as n_seeds_defined,
         min(seeds.r) as r_seed_min,
         max(seeds.r) as r_seed_max,
-        avg(case when sign(seeds.r) = sign(means.r) then 1.0 else 0.0 end)
-            filter (where seeds.r is not null and means.r is not null) as sign_agreement,
-        avg(case when (seeds.p_value < 0.05) = (means.p_value < 0.05) then 1.0 else 0.0 end)
-            filter (where seeds.r is not null and means.r is not null) as significance_agreement
+        -- NULL r (seed or seed mean) leaves the seed out of both shares
+        avg(cast(sign(seeds.r) = sign(means.r) as double)) as sign_agreement,
+        avg(cast((seeds.p_value < 0.05) = (means.p_value < 0.05) as double))
+            as significance_agreement
     from pearson as seeds
     inner join pearson as means
         on
