@@ -6,6 +6,7 @@ Used by: xstage import lm-eval|lighteval|table. Parsers add rows and problems he
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,18 +15,46 @@ MAX_PROBLEMS_SHOWN = 50
 
 
 class ImportFailed(ValueError):
-    """The input has problems; the message lists each with its file and line. Nothing written."""
+    """The input has problems; one line per distinct problem, with where it occurs. Nothing written.
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        shown = problems[:MAX_PROBLEMS_SHOWN]
-        more = len(problems) - len(shown)
+    Problems are `where: message` strings or (where, message) pairs; pairs whose messages differ
+    only in the quoted values are one problem: `N rows: <problem> (first rows: ...)`.
+    """
+
+    def __init__(self, problems: list) -> None:
+        self.problems = [p if isinstance(p, str) else f"{p[0]}: {p[1]}" for p in problems]
+        lines = group_problems(problems)
+        shown = lines[:MAX_PROBLEMS_SHOWN]
+        more = len(lines) - len(shown)
         tail = f"\n  ... and {more} more" if more > 0 else ""
         super().__init__(
-            f"import failed with {len(problems)} problem(s); nothing was written:\n  "
+            f"import failed with {len(lines)} problem(s); nothing was written:\n  "
             + "\n  ".join(shown)
             + tail
         )
+
+
+VALUE = re.compile(r"'[^']*'|\"[^\"]*\"|(?<==)-?\d[\w.+-]*(?=[ ;,:)]|$)")
+
+
+def group_problems(problems: list, first: int = 3) -> list[str]:
+    """One line per distinct problem, in order of first occurrence (values elided as `...`)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for problem in problems:
+        if isinstance(problem, str):
+            groups.setdefault(problem, []).append(("", problem))
+            continue
+        where, message = problem
+        groups.setdefault(VALUE.sub("...", message), []).append((where, message))
+    lines = []
+    for key, members in groups.items():
+        if len(members) == 1:
+            where, message = members[0]
+            lines.append(f"{where}: {message}" if where else message)
+            continue
+        rows = ", ".join(where for where, _ in members[:first])
+        lines.append(f"{len(members)} rows: {key} (first rows: {rows}; first: {members[0][1]})")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -38,6 +67,8 @@ class RunKey:
     unit: str
     seed: int = 0
     checkpoint_step: int = 0
+    n_params: int | None = None
+    """Nominal parameter count for the runs row (from --scale); None when not known."""
 
 
 @dataclass
@@ -45,7 +76,7 @@ class ImportBatch:
     """Rows of one import, keyed by lake table and leaf, plus the problems found so far."""
 
     origin: str
-    problems: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
     runs: dict[tuple[str, str], RunKey] = field(default_factory=dict)
     items: dict[str, dict[str, dict]] = field(default_factory=lambda: defaultdict(dict))
     item_where: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -57,7 +88,7 @@ class ImportBatch:
 
     def problem(self, where: str, message: str) -> None:
         """Record a problem at `where` (`file:line` or `file: row N`)."""
-        self.problems.append(f"{where}: {message}")
+        self.problems.append((where, message))
 
     def add_run(self, run: RunKey, where: str) -> bool:
         """Register a run; the same run_id x stage must keep its scale, unit and seed."""

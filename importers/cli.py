@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from xstage.console import stdout
+from xstage.console import console, stdout
 
 import_app = typer.Typer(
     name="import",
@@ -19,7 +19,17 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 
-RunId = Annotated[str, typer.Option("--run-id", help="Run id (a slug); created if new.")]
+RunId = Annotated[
+    str,
+    typer.Option("--run-id", help="Run id (a model name: letters, digits, - . _); created if new."),
+]
+GroupOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--group",
+        help="Correlation group for models of different sizes (replaces --scale as the key).",
+    ),
+]
 StageOpt = Annotated[str, typer.Option("--stage", help="pretrain (base model) or sft.")]
 ScaleOpt = Annotated[
     str | None, typer.Option("--scale", help="Scale, e.g. 14M, 7B; defaults to the run's.")
@@ -64,11 +74,12 @@ def _report(summary: object) -> None:
 
 def _run(call: object) -> None:
     from importers.batch import ImportFailed
+    from xstage.lake_writes import LakeBusy
 
     try:
         _report(call())
-    except (ImportFailed, ValueError) as exc:
-        stdout.error(exc)
+    except (ImportFailed, ValueError, LakeBusy) as exc:
+        console.error(exc)
         raise typer.Exit(1) from None
 
 
@@ -81,6 +92,7 @@ def lm_eval(
     unit: UnitOpt = None,
     seed: SeedOpt = 0,
     checkpoint_step: StepOpt = 0,
+    group: GroupOpt = None,
     task_map: TaskMapOpt = None,
     tokenizer: TokenizerOpt = None,
     overwrite: Overwrite = False,
@@ -91,7 +103,7 @@ def lm_eval(
     from importers.writer import resolve_run
 
     def call() -> object:
-        run = resolve_run(run_id, stage, scale, unit, seed, checkpoint_step)
+        run = resolve_run(run_id, stage, scale, unit, seed, checkpoint_step, group=group)
         return import_lm_eval(paths, run, task_map, overwrite, dry_run, tokenizer)
 
     _run(call)
@@ -106,6 +118,7 @@ def lighteval(
     unit: UnitOpt = None,
     seed: SeedOpt = 0,
     checkpoint_step: StepOpt = 0,
+    group: GroupOpt = None,
     task_map: TaskMapOpt = None,
     tokenizer: TokenizerOpt = None,
     overwrite: Overwrite = False,
@@ -116,7 +129,7 @@ def lighteval(
     from importers.writer import resolve_run
 
     def call() -> object:
-        run = resolve_run(run_id, stage, scale, unit, seed, checkpoint_step)
+        run = resolve_run(run_id, stage, scale, unit, seed, checkpoint_step, group=group)
         return import_lighteval(paths, run, task_map, overwrite, dry_run, tokenizer)
 
     _run(call)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from importers.batch import ImportBatch, RunKey
-from importers.samples import Provenance, Sample, add_sample, doc_field
+from importers.samples import Provenance, Sample, add_sample, doc_field, typed_bool
 from importers.task_map import TaskSpec, resolve_category, resolve_task
 from importers.tokens import TokenCounter
 from importers.writer import ImportSummary, import_files
@@ -92,7 +92,8 @@ def parse_detail(record: dict, row_no: int, task: str, spec: TaskSpec) -> Sample
     doc, response = record["doc"] or {}, record["model_response"] or {}
     continuations = _strings(doc.get("choices"), "doc.choices")
     logprobs = [float(value) for value in response.get("logprobs") or []]
-    greedy = [bool(flag) for flag in response.get("argmax_logits_eq_gold") or []]
+    flags = response.get("argmax_logits_eq_gold") or []
+    greedy = [typed_bool(flag, "argmax_logits_eq_gold") for flag in flags]
     uncond = response.get("unconditioned_logprobs")
     prompt = response.get("input") if isinstance(response.get("input"), str) else None
     context = prompt or doc.get("query")

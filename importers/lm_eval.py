@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from importers.batch import ImportBatch, RunKey
-from importers.samples import Provenance, Sample, add_sample, doc_field, spec_item_id
+from importers.samples import (
+    Provenance,
+    Sample,
+    add_sample,
+    doc_field,
+    spec_item_id,
+    typed_bool,
+)
 from importers.task_map import TaskSpec, resolve_category, resolve_task
 from importers.tokens import TokenCounter
 from importers.writer import ImportSummary, import_files
@@ -144,18 +151,8 @@ def _responses(record: dict) -> tuple[list[float], list[bool]]:
         if not isinstance(response, list | tuple) or len(response) != 2:
             raise ValueError(f"response {response!r} is not [loglikelihood, is_greedy]")
         logprobs.append(float(response[0]))
-        greedy.append(_bool(response[1]))
+        greedy.append(typed_bool(response[1], "is_greedy"))
     return logprobs, greedy
-
-
-def _bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("True", "true", 1, "1"):
-        return True
-    if value in ("False", "false", 0, "0"):
-        return False
-    raise ValueError(f"is_greedy {value!r} is not a boolean")
 
 
 def _gold(record: dict, doc: dict, spec: TaskSpec, choices: list[str]) -> int:

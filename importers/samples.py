@@ -8,6 +8,7 @@ predictions and imported_metrics rows from it. Token counts are not in either lo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -91,6 +92,15 @@ def _shape_problem(sample: Sample) -> str:
             return f"choice count disagrees with the item: {n} log-probs but {count} {what}"
     if n < 2:
         return f"an item needs at least 2 choices, got {n}"
+    for what, values in (
+        ("log-prob", sample.logprobs),
+        ("unconditioned log-prob", sample.logprobs_uncond or []),
+    ):
+        bad = [v for v in values if not (math.isfinite(v) and v <= 0.0)]
+        if bad:
+            return (
+                f"{what}={bad[0]!r} is not a finite number <= 0 (log-probs are sums of log(p <= 1))"
+            )
     if not 0 <= sample.gold_index < n:
         return f"gold index {sample.gold_index} is outside 0..{n - 1}"
     return ""
@@ -151,8 +161,10 @@ def _prediction_rows(sample: Sample, run: RunKey, prov: Provenance) -> list[dict
                 "is_gold": k == sample.gold_index,
                 "logprob": logprob,
                 "n_tokens": _n_tokens(prov, sample.contexts[k], continuation),
-                "n_chars": len(continuation),
-                "n_bytes": len(continuation.encode("utf-8")),
+                # The answer text alone, as lm-eval's acc_norm and xstage's scorer divide by it:
+                # the target delimiter's leading space is not part of the answer.
+                "n_chars": len(_strip_delimiter(continuation)),
+                "n_bytes": len(_strip_delimiter(continuation).encode("utf-8")),
                 "is_greedy": sample.is_greedy[k],
                 "logprob_uncond": uncond,
                 "checkpoint_step": run.checkpoint_step,
@@ -183,6 +195,20 @@ def _metric_rows(sample: Sample, prov: Provenance) -> list[dict]:
         }
         for name, value in sorted(sample.metrics.items())
     ]
+
+
+def typed_bool(value: object, name: str) -> bool:
+    """A boolean from JSON/Parquet: True/False, 1/0, or the strings "True"/"False"/"1"/"0".
+
+    Never Python truthiness: the string "False" is False here.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise ValueError(f"{name} {value!r} is not a boolean (true/false/1/0)")
 
 
 def doc_field(doc: dict, dotted: str) -> object:

@@ -1,8 +1,9 @@
 """Read a generic per-item results table (xstage import table PATH).
 
 For results from any harness that has no per-choice log-probs: a CSV or Parquet file with columns
-run_id, stage, unit, scale, benchmark, item_id, is_correct and optionally confidence, prob_gold,
-predicted_index, category, seed, checkpoint_step. Rows become `item_results` leaves (one per
+run_id, stage, unit, scale and/or group, benchmark, item_id, is_correct and optionally
+confidence, prob_gold, predicted_index, category, seed, checkpoint_step. `group` is the
+correlation group (models of any size compared together); `scale` alone is the group otherwise. Rows become `item_results` leaves (one per
 run x stage x benchmark) and one `runs` row per run x stage (origin 'import', mixture = unit).
 """
 
@@ -15,12 +16,30 @@ import polars as pl
 
 from importers.batch import ImportBatch, RunKey
 from importers.task_map import TaskSpec, resolve_category
-from importers.writer import ImportSummary, write_batch
-from xstage.ids import SLUG_PATTERN, check_run_id, check_scale, check_slug, check_stage
+from importers.writer import ImportSummary, n_params_nominal, write_batch
+from xstage.ids import (
+    SLUG_PATTERN,
+    check_group,
+    check_name,
+    check_run_id,
+    check_scale,
+    check_slug,
+    check_stage,
+)
 
-REQUIRED = ("run_id", "stage", "unit", "scale", "benchmark", "item_id", "is_correct")
-OPTIONAL = ("confidence", "prob_gold", "predicted_index", "category", "seed", "checkpoint_step")
+REQUIRED = ("run_id", "stage", "unit", "benchmark", "item_id", "is_correct")
+OPTIONAL = (
+    "scale",
+    "group",
+    "confidence",
+    "prob_gold",
+    "predicted_index",
+    "category",
+    "seed",
+    "checkpoint_step",
+)
 TRUE, FALSE = {"true", "1", "yes", "t"}, {"false", "0", "no", "f"}
+INT_MAX = {"predicted_index": 2**15 - 1, "seed": 2**31 - 1, "checkpoint_step": 2**63 - 1}
 
 
 def import_table(path: Path, overwrite: bool = False, dry_run: bool = False) -> ImportSummary:
@@ -70,6 +89,8 @@ def _read(path: Path, batch: ImportBatch) -> tuple[list[dict], int]:
         batch.problem(str(path), f"cannot read: {exc}")
         return [], 0
     missing = [name for name in REQUIRED if name not in frame.columns]
+    if "scale" not in frame.columns and "group" not in frame.columns:
+        missing.append("scale or group")
     unknown = [name for name in frame.columns if name not in REQUIRED + OPTIONAL]
     if missing or unknown:
         batch.problem(str(path), f"columns: missing {missing}, unexpected {unknown}")
@@ -79,13 +100,18 @@ def _read(path: Path, batch: ImportBatch) -> tuple[list[dict], int]:
 
 def parse_row(record: dict, imported_at: datetime) -> tuple[RunKey, str, dict]:
     """One table row -> (run, benchmark, item_results row); ValueError names the field."""
+    scale = _optional_text(record, "scale")
+    group = _optional_text(record, "group")
+    if scale is None and group is None:
+        raise ValueError("scale and group are both empty (give one)")
     run = RunKey(
         run_id=check_run_id(_text(record, "run_id")),
         stage=str(check_stage(_text(record, "stage"))),
-        scale=check_scale(_text(record, "scale")),
-        unit=check_slug(_text(record, "unit"), "unit"),
+        scale=check_group(group) if group else check_scale(scale),
+        unit=check_name(_text(record, "unit"), "unit"),
         seed=_integer(record, "seed", default=0),
         checkpoint_step=_integer(record, "checkpoint_step", default=0),
+        n_params=n_params_nominal(check_scale(scale) if scale else None),
     )
     benchmark = check_slug(_text(record, "benchmark"), "benchmark")
     category = record.get("category")
@@ -102,6 +128,11 @@ def parse_row(record: dict, imported_at: datetime) -> tuple[RunKey, str, dict]:
         "imported_at": imported_at,
     }
     return run, benchmark, row
+
+
+def _optional_text(record: dict, name: str) -> str | None:
+    value = record.get(name)
+    return None if value is None or str(value).strip() == "" else str(value).strip()
 
 
 def _text(record: dict, name: str) -> str:
@@ -131,7 +162,7 @@ def _probability(record: dict, name: str) -> float | None:
         number = float(value)
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a number") from None
-    if not 0.0 <= number <= 1.0:
+    if not 0.0 <= number <= 1.0:  # NaN fails this too
         raise ValueError(f"{name}={value!r} is outside [0, 1] (a probability, not a percentage)")
     return number
 
@@ -144,6 +175,6 @@ def _integer(record: dict, name: str, default: int | None) -> int | None:
         number = int(str(value).strip())
     except ValueError:
         raise ValueError(f"{name}={value!r} is not an integer") from None
-    if number < 0:
-        raise ValueError(f"{name}={value!r} must be >= 0")
+    if not 0 <= number <= INT_MAX[name]:
+        raise ValueError(f"{name}={value!r} is outside 0..{INT_MAX[name]}")
     return number

@@ -67,13 +67,19 @@ def _read(path: Path) -> TaskMap:
 def resolve_task(task: str, tasks: dict[str, TaskSpec]) -> tuple[str, TaskSpec]:
     """(benchmark id, spec) for a harness task; raise ValueError for an unknown task."""
     spec = tasks.get(task) or tasks.get(_strip_fewshot(task))
+    if spec is None and (config_dir() / "benchmarks" / f"{task}.yaml").is_file():
+        spec = TaskSpec()  # the task name is a configured benchmark id
     if spec is None:
-        spec = TaskSpec()
-    benchmark = spec.benchmark or task
-    if not SLUG_PATTERN.match(benchmark):
         raise ValueError(
-            f"unknown task {task!r}: it is not a benchmark id (^[a-z][a-z0-9_]*$) and the task map "
-            f"has no entry for it; add `tasks: {{{task!r}: {{benchmark: <id>}}}}` to a --task-map file"
+            f"unknown task {task!r}: no task map entry and no configs/benchmarks/{task}.yaml; "
+            f"add to a --task-map file: `tasks: {{{task!r}: {{benchmark: <id>, category: <id>, "
+            f"split: <split>}}}}` (format: docs/importers.md)"
+        )
+    benchmark = spec.benchmark or task
+    if not SLUG_PATTERN.fullmatch(benchmark):
+        raise ValueError(
+            f"task {task!r}: benchmark id {benchmark!r} is not a slug; give `benchmark: <id>` "
+            f"for it in a --task-map file (format: docs/importers.md)"
         )
     return benchmark, spec
 

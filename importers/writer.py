@@ -8,7 +8,7 @@ earlier import is replaced only with --overwrite; two runs may not share a lake 
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from importers.batch import ImportBatch, ImportFailed, RunKey
-from xstage import lake, schemas
+from xstage import lake, lake_writes, schemas
 
 LEAF_TABLES = {
     "predictions": (lake.predictions_path, schemas.PREDICTIONS),
@@ -29,6 +29,7 @@ LEAF_TABLES = {
 # A partition holds per-choice predictions or per-item results, never both (double counting).
 EXCLUSIVE = {"predictions": "item_results", "item_results": "predictions"}
 SCALE_UNITS = {"K": 10**3, "M": 10**6, "B": 10**9}
+WRITTEN_TABLES = ["benchmark_items", "runs", *LEAF_TABLES]
 
 
 @dataclass
@@ -39,28 +40,66 @@ class ImportSummary:
     files: list[Path]
     rows: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
+    removed: list[Path] = field(default_factory=list)
+    """Leaves of the earlier import that --overwrite removed (benchmarks no longer imported)."""
 
 
 def write_batch(
     batch: ImportBatch, overwrite: bool = False, dry_run: bool = False, root: Path | None = None
 ) -> ImportSummary:
-    """Validate `batch` against the lake and write every file atomically; raise ImportFailed."""
+    """Validate `batch` against the lake and publish every file, or none; raise ImportFailed.
+
+    Holds the writer lock of every table an import touches, so a concurrent import waits and
+    then sees this one's runs (and is refused, or replaces it with --overwrite).
+    """
     batch.check()
-    problems: list[str] = []
-    _check_runs(batch, overwrite, root, problems)
-    remaps, planned = _plan_items(batch, root, problems)
-    planned += _plan_leaves(batch, remaps, overwrite, root, problems)
-    planned += _plan_runs(batch, root)
-    if problems:
-        raise ImportFailed(problems)
-    if not dry_run:
-        _commit(planned)
+    if not batch.leaves:
+        raise ImportFailed(
+            [f"{source}: no rows to import" for source in batch.sources or ["input"]]
+        )
+    with lake_writes.writer_lock(WRITTEN_TABLES, "import", root):
+        lake_writes.recover_staging(root)
+        problems: list[str] = []
+        _check_runs(batch, overwrite, root, problems)
+        remaps, planned = _plan_items(batch, root, problems)
+        planned += _plan_leaves(batch, remaps, overwrite, root, problems)
+        planned = _plan_runs(batch, root) + planned
+        if problems:
+            raise ImportFailed(problems)
+        deletes = _replaced_leaves(batch, {path for path, _ in planned}, root)
+        if not dry_run:
+            lake_writes.publish([(path, _parquet(table)) for path, table in planned], deletes, root)
     rows: dict[str, int] = {}
     for path, table in planned:
         name = path.relative_to(lake.lake_dir(root)).parts[0]
         rows[name] = rows.get(name, 0) + table.num_rows
     runs = sorted(batch.runs.values(), key=lambda run: (run.run_id, run.stage))
-    return ImportSummary(runs, [path for path, _ in planned], rows, dry_run)
+    return ImportSummary(runs, [path for path, _ in planned], rows, dry_run, deletes)
+
+
+def _parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _replaced_leaves(batch: ImportBatch, keep: set[Path], root: Path | None) -> list[Path]:
+    """Every leaf of the earlier imports of this batch's runs that the new import does not write.
+
+    --overwrite replaces a run's import whole: benchmarks it no longer has disappear.
+    """
+    old = [r for r in _existing_runs(root) if (r["run_id"], r["stage"]) in batch.runs]
+    found: list[Path] = []
+    for row in old:
+        partition = (
+            lake.predictions_dir(row["scale"], row["mixture"], row["seed"], row["stage"], "x", root)
+            .relative_to(lake.table_dir("predictions", root))
+            .parent
+        )
+        for table in LEAF_TABLES:
+            directory = lake.table_dir(table, root) / partition
+            found += [p for p in directory.glob("benchmark=*/part-*.parquet") if p not in keep]
+    return sorted(set(found))
 
 
 def _existing_runs(root: Path | None) -> list[dict]:
@@ -81,13 +120,7 @@ def _check_runs(batch: ImportBatch, overwrite: bool, root: Path | None, problems
             problems.append(f"{where}: already in the lake with origin {origins}; never replaced")
         elif mine and not overwrite:
             problems.append(f"{where}: already imported; pass --overwrite to replace it")
-        elif any(
-            (r["scale"], r["mixture"], r["seed"]) != (run.scale, run.unit, run.seed) for r in mine
-        ):
-            problems.append(
-                f"{where}: already imported with another scale/unit/seed; --overwrite replaces "
-                f"leaves in place only, so delete the old run's files first"
-            )
+    _check_case(batch, existing, problems)
     owners: dict[tuple, str] = {}
     others = [r for r in existing if (r["run_id"], r["stage"]) not in batch.runs]
     candidates = [(r["scale"], r["mixture"], r["seed"], r["stage"], r["run_id"]) for r in others]
@@ -99,6 +132,23 @@ def _check_runs(batch: ImportBatch, overwrite: bool, root: Path | None, problems
             problems.append(
                 f"runs {owner!r} and {run_id!r} would share the lake partition scale={scale} "
                 f"unit(mixture)={unit} seed={seed} stage={stage}; give one another unit or seed"
+            )
+
+
+def _check_case(batch: ImportBatch, existing: list[dict], problems: list) -> None:
+    """Refuse names equal but for case to another name (one directory on macOS/Windows)."""
+    from xstage.ids import case_collisions
+
+    runs = list(batch.runs.values())
+    for what, names in (
+        ("run ids", [r["run_id"] for r in existing] + [r.run_id for r in runs]),
+        ("units", [r["mixture"] for r in existing] + [r.unit for r in runs]),
+        ("groups/scales", [r["scale"] for r in existing] + [r.scale for r in runs]),
+    ):
+        for first, second in case_collisions(names):
+            problems.append(
+                f"{what} {first!r} and {second!r} differ only in case (they would share a lake "
+                f"directory on a case-insensitive filesystem); rename one"
             )
 
 
@@ -217,7 +267,9 @@ def _plan_runs(batch: ImportBatch, root: Path | None) -> list[tuple[Path, pa.Tab
         row |= {
             "run_id": run.run_id,
             "scale": run.scale,
-            "n_params_nominal": n_params_nominal(run.scale),
+            "n_params_nominal": run.n_params
+            if run.n_params is not None
+            else n_params_nominal(run.scale),
             "mixture": run.unit,
             "seed": run.seed,
             "stage": run.stage,
@@ -231,27 +283,10 @@ def _plan_runs(batch: ImportBatch, root: Path | None) -> list[tuple[Path, pa.Tab
     return planned
 
 
-def n_params_nominal(scale: str) -> int | None:
-    """`14M` -> 14_000_000; the demo names `tiny`/`small` have no nominal count here."""
-    match = re.fullmatch(r"(\d+)([KMB])", scale)
-    return int(match.group(1)) * SCALE_UNITS[match.group(2)] if match else None
-
-
-def _commit(planned: list[tuple[Path, pa.Table]]) -> None:
-    """Write every file to a temp beside its target, then rename all; on error remove temps."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path, table in planned:
-            tmp, fd = lake.atomic_path(path)
-            os.close(fd)
-            staged.append((tmp, path))
-            pq.write_table(table, tmp, compression="zstd")
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
+def n_params_nominal(scale: str | None) -> int | None:
+    """`14M` -> 14_000_000, `1.4B` -> 1_400_000_000; group names and `tiny`/`small`: None."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMB])", scale or "")
+    return round(float(match.group(1)) * SCALE_UNITS[match.group(2)]) if match else None
 
 
 def resolve_run(
@@ -262,28 +297,37 @@ def resolve_run(
     seed: int = 0,
     checkpoint_step: int = 0,
     root: Path | None = None,
+    group: str | None = None,
 ) -> RunKey:
     """The RunKey of an imported run; scale and unit default to the run's other stage in the lake.
 
-    A new run needs --scale; its unit defaults to the run id (each run its own unit).
+    A new run needs --scale or --group. `--group G` puts models of any size into one
+    correlation group (the `scale` partition key holds G; --scale, if given, only sets the
+    run's nominal parameter count). The unit defaults to the run id (each run its own unit).
     """
-    from xstage.ids import check_run_id, check_scale, check_slug, check_stage
+    from xstage.ids import check_group, check_name, check_run_id, check_scale, check_stage
 
     check_run_id(run_id, "--run-id")
     known = [row for row in _existing_runs(root) if row["run_id"] == run_id]
-    if scale is None:
+    if scale is not None:
+        check_scale(scale, "--scale")
+    key = group if group is not None else scale
+    if key is None:
         if not known:
-            raise ValueError(f"--scale is required: run {run_id!r} is not in the lake yet")
-        scale = known[0]["scale"]
+            raise ValueError(
+                f"--scale or --group is required: run {run_id!r} is not in the lake yet"
+            )
+        key = known[0]["scale"]
     if unit is None:
         unit = known[0]["mixture"] if known else run_id
     return RunKey(
         run_id=run_id,
         stage=str(check_stage(stage, "--stage")),
-        scale=check_scale(scale, "--scale"),
-        unit=check_slug(unit, "--unit"),
+        scale=check_group(key, "--group" if group is not None else "--scale"),
+        unit=check_name(unit, "--unit"),
         seed=seed,
         checkpoint_step=checkpoint_step,
+        n_params=n_params_nominal(scale) if scale else n_params_nominal(key),
     )
 
 

@@ -20,7 +20,7 @@ from ingest.benchmarks import get_converter
 from ingest.benchmarks.fields import LETTERS, RawItem, RowError
 from ingest.rejects import InvalidDataError, Rejects
 from ingest.sources import SourceMissingError, iter_records, load_split, source_label
-from xstage import hashing, lake
+from xstage import hashing, lake, lake_writes
 from xstage.config import BenchmarkConfig, ConfigError
 from xstage.console import progress
 from xstage.schemas import BENCHMARK_ITEMS
@@ -148,20 +148,60 @@ def ingest_benchmark(
         InvalidDataError: invalid rows without `skip_invalid`, or no valid row at all.
     """
     path = lake.benchmark_items_path(config.id)
-    if path.exists() and not overwrite:
-        n_rows = pq.read_metadata(path).num_rows
-        return IngestResult(config.id, "skipped", n_rows, path=path, message="leaf exists")
-    dataset = load_split(config.source)
-    items, rejects = convert_rows(config, dataset, limit)
-    if rejects and not skip_invalid:
-        raise rejects.error()
-    if not items:
-        raise InvalidDataError(f"{source_label(config.source)}: no valid rows to write")
-    lake.write_parquet(pa.Table.from_pylist(items, schema=BENCHMARK_ITEMS), path, BENCHMARK_ITEMS)
+    with lake_writes.writer_lock(["benchmark_items"], "ingest"):
+        imported = _imported_items(path)
+        if path.exists() and not overwrite and imported is None:
+            n_rows = pq.read_metadata(path).num_rows
+            return IngestResult(config.id, "skipped", n_rows, path=path, message="leaf exists")
+        dataset = load_split(config.source)
+        items, rejects = convert_rows(config, dataset, limit)
+        if rejects and not skip_invalid:
+            raise rejects.error()
+        if not items:
+            raise InvalidDataError(f"{source_label(config.source)}: no valid rows to write")
+        items = adopt_imported(items, imported or [], path)
+        table = pa.Table.from_pylist(items, schema=BENCHMARK_ITEMS)
+        lake.write_parquet(table, path, BENCHMARK_ITEMS)
     rejects.write_sidecar(path, len(items))
     for row, name, reason in rejects.rows:
         log.warning("skipped %s", rejects.describe(row, name, reason))
     return IngestResult(config.id, "written", len(items), len(rejects), path)
+
+
+def _imported_items(path: Path) -> list[dict[str, Any]] | None:
+    """The leaf's rows that an `xstage import` wrote, or None when it has none."""
+    if not path.exists():
+        return None
+    rows = [row for row in pq.read_table(path).to_pylist() if row["source"].startswith("import:")]
+    return rows or None
+
+
+def adopt_imported(
+    items: list[dict[str, Any]], imported: list[dict[str, Any]], path: Path
+) -> list[dict[str, Any]]:
+    """Ingested items with the item_hash of an imported item take its id; the rest stay.
+
+    So imported predictions keep joining their items whichever came first, import or ingest.
+    """
+    by_hash = {row["item_hash"]: row for row in imported}
+    matched: set[str] = set()
+    out = []
+    for item in items:
+        twin = by_hash.get(item["item_hash"])
+        if twin is not None and twin["item_id"] not in matched:
+            matched.add(twin["item_id"])
+            item = {**item, "item_id": twin["item_id"]}
+        out.append(item)
+    rest = [row for row in imported if row["item_id"] not in matched]
+    taken = {item["item_id"] for item in out}
+    clash = [row["item_id"] for row in rest if row["item_id"] in taken]
+    if clash:
+        raise InvalidDataError(
+            f"{path}: imported item id {clash[0]!r} (and {len(clash) - 1} more) is also an "
+            f"ingested item id with other text; map the import to another benchmark id "
+            f"(--task-map) and import it again"
+        )
+    return out + rest
 
 
 def ingest_benchmarks(
@@ -186,7 +226,7 @@ def ingest_benchmarks(
                 )
             except SourceMissingError as exc:
                 result = IngestResult(config.id, "missing", message=str(exc))
-            except InvalidDataError as exc:
+            except (InvalidDataError, lake_writes.LakeBusy) as exc:
                 result = IngestResult(config.id, "failed", message=str(exc))
             results.append(result)
             bar.advance(task)

@@ -84,6 +84,7 @@ def load_split(source: DatasetSource, *, streaming: bool = False) -> Any:
                 f"unsetting {MIRROR_ENV} on a machine with hub access, or add that file to the mirror"
             )
         log.debug("loading %s from %s", source_label(source), path)
+        _check_mirror_file(path)
         data_files = {source.split: str(path)}
         datasets.disable_progress_bars()  # "Generating split" bars for a local file are noise
         return datasets.load_dataset("parquet", data_files=data_files, split=source.split)
@@ -100,6 +101,22 @@ def load_split(source: DatasetSource, *, streaming: bool = False) -> Any:
         raise SourceMissingError(
             f"{source_label(source)}: not loadable from the hub: {exc}"
         ) from exc
+
+
+def _check_mirror_file(path: Path) -> None:
+    """Refuse a mirror file that is not readable Parquet or has no rows, in one line."""
+    import pyarrow.parquet as pq
+
+    from ingest.rejects import InvalidDataError
+
+    try:
+        n_rows = pq.read_metadata(path).num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise InvalidDataError(
+            f"{path}: not a readable Parquet file ({exc}); replace it with a fresh copy"
+        ) from None
+    if n_rows == 0:
+        raise InvalidDataError(f"{path}: the mirror file has 0 rows; replace it with a fresh copy")
 
 
 def _offline() -> bool:

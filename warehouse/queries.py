@@ -133,8 +133,31 @@ def looks_like_sql(text: str) -> bool:
     return not PARAM_NAME.match(text.strip())
 
 
+def check_out_path(out: Path) -> Path:
+    """Refuse an --out inside the data dir: the read path never overwrites the lake or warehouse."""
+    resolved = out.expanduser().resolve()
+    data = lake.data_dir()
+    if resolved == data or data in resolved.parents:
+        raise QueryError(
+            f"--out {out}: is inside the data dir {data} (lake, warehouse, runs); "
+            f"write query results somewhere else"
+        )
+    return resolved
+
+
+def nested_columns(frame: pl.DataFrame) -> list[str]:
+    """Columns CSV cannot hold (lists, structs, arrays)."""
+    return [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+
+
 def write_frame(frame: pl.DataFrame, out: Path, fmt: str) -> Path:
-    """Write `frame` as CSV or Parquet atomically (temp file, then rename)."""
+    """Write `frame` as CSV or Parquet atomically (temp file, then rename), outside the data dir."""
+    out = check_out_path(out)
+    if fmt == "csv" and nested_columns(frame):
+        raise QueryError(
+            f"columns {nested_columns(frame)} are nested (list/struct) and CSV cannot hold them; "
+            f"use --format parquet or select them as text (cast(x as varchar))"
+        )
     tmp, fd = lake.atomic_path(out)
 
     os.close(fd)

@@ -34,6 +34,11 @@ def query(
         if fmt == "table":
             stdout.print(_rich_table(frame, limit))
         elif out is None and fmt == "csv":
+            if queries.nested_columns(frame):
+                raise queries.QueryError(
+                    f"columns {queries.nested_columns(frame)} are nested (list/struct) and CSV "
+                    f"cannot hold them; use --format parquet --out FILE or cast(x as varchar)"
+                )
             typer.echo(frame.write_csv(), nl=False)
         elif out is None:
             raise queries.QueryError(f"--format {fmt} needs --out FILE")

@@ -7,13 +7,14 @@ No other module builds a lake path with an f-string; each leaf has one writer.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from xstage.ids import check_run_id, check_scale, check_slug, check_stage
+from xstage.ids import check_group, check_run_id, check_slug, check_stage, path_key
 
 DATA_DIR_ENV = "XSTAGE_DATA_DIR"
 
@@ -60,14 +61,14 @@ def chat_examples_path(dataset: str, root: Path | None = None) -> Path:
 
 def runs_path(run_id: str, stage: str, root: Path | None = None) -> Path:
     """`lake/runs/part-<run_id>__<stage>.parquet`: one row per checkpoint, one writer."""
-    check_run_id(run_id)
+    path_key(check_run_id(run_id), "run_id")
     stage = check_stage(stage)
     return table_dir("runs", root) / f"part-{run_id}__{stage}.parquet"
 
 
 def _run_partition(scale: str, mixture: str, seed: int, stage: str) -> Path:
-    check_scale(scale)
-    check_slug(mixture, "mixture")
+    check_group(scale)
+    path_key(mixture, "mixture")
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative integer")
     return Path(
@@ -217,10 +218,21 @@ def token_cache_path(tokenizer_hash: str, corpus: str, root: Path | None = None)
 
 
 def atomic_path(path: Path) -> tuple[Path, int]:
-    """Create the parent of `path` and a temp file beside it; return (temp path, fd)."""
+    """Create the parent of `path` and a temp file beside it; return (temp path, fd).
+
+    The temp is `.<name>.<pid>.<random>.tmp`: the pid lets a later writer tell a dead writer's
+    leftovers from a live one's (`xstage.lake_writes.sweep_stale_temps`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix = f".{path.name}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     return Path(tmp), fd
+
+
+def temp_owner(path: Path) -> int | None:
+    """The writer pid in an `atomic_path` temp name, or None for other files."""
+    match = re.fullmatch(r"\..+\.(\d+)\.[^.]+\.tmp", path.name)
+    return int(match.group(1)) if match else None
 
 
 def write_parquet(table: pa.Table, path: Path, schema: pa.Schema) -> Path:

@@ -14,6 +14,7 @@ METABENCH = (
     / "external"
     / ("metabench_pythia14m_lm_eval_samples")
 )
+TOY_MAP = Path(__file__).with_name("toy_task_map.yaml")
 STAMP = "2024-11-26T10-50-23.349203"
 
 

@@ -9,7 +9,7 @@ from importers.lm_eval import import_lm_eval
 from xstage import lake
 from xstage.cli import app
 
-from .conftest import write_samples
+from .conftest import TOY_MAP, write_samples
 
 SHOTS = "Question: What do plants need?\nAnswer: light\n\nQuestion: What is ice?\nAnswer: water\n\n"
 
@@ -38,7 +38,9 @@ def test_lm_eval_arc_easy_log_adopts_ingested_item_ids(tmp_path, data_dir, hf_mi
     items = pq.read_table(items_path).to_pylist()
     lines = [lm_eval_line_for(k, item) for k, item in enumerate(reversed(items))]
     path = write_samples(tmp_path / "in", "arc_easy", lines)
-    summary = import_lm_eval([path], RunKey("pythia_70m", "pretrain", "70M", "pythia"))
+    summary = import_lm_eval(
+        [path], RunKey("pythia_70m", "pretrain", "70M", "pythia"), task_map=TOY_MAP
+    )
     assert "benchmark_items" not in summary.rows
     assert items_path.read_bytes() == before
     leaf = lake.predictions_path("70M", "pythia", 0, "pretrain", "arc_easy", 0)

@@ -12,7 +12,7 @@ from importers.lm_eval import import_lm_eval
 from xstage import lake, schemas
 from xstage.cli import app
 
-from .conftest import toy_lines, write_samples
+from .conftest import TOY_MAP, toy_lines, write_samples
 
 RUN = RunKey("pythia_14m", "pretrain", "14M", "pythia")
 
@@ -96,7 +96,9 @@ def test_imported_rows_follow_the_lake_contracts(metabench_dir, data_dir):
     rows = pq.read_table(predictions).to_pylist()
     assert {row["n_tokens"] for row in rows} == {0}  # not known: documented, never guessed
     first = next(row for row in rows if row["item_id"] == item["item_id"])
-    assert first["n_chars"] == len(item["continuation"])
+    # The answer text alone: the target delimiter's leading space is not counted (lm-eval).
+    assert item["continuation"].startswith(" ")
+    assert first["n_chars"] == len(item["continuation"]) - 1
     run = pq.read_table(lake.runs_path("pythia_14m", "pretrain")).to_pylist()
     assert run[0]["origin"] == "import"
     assert run[0]["mixture"] == "pythia"
@@ -109,7 +111,7 @@ def test_bad_lines_are_all_reported_with_file_and_line_and_nothing_is_written(tm
     bad = write_samples(tmp_path / "in", "toy_task", [lines[0], "{not json", short, lines[0]])
     unknown = write_samples(tmp_path / "in", "mmlu-anatomy", toy_lines(1))
     with pytest.raises(ImportFailed) as caught:
-        import_lm_eval([bad, unknown], RUN)
+        import_lm_eval([bad, unknown], RUN, task_map=TOY_MAP)
     message = str(caught.value)
     assert f"{bad}:2: malformed sample" in message
     assert (
@@ -126,21 +128,21 @@ def test_gold_index_out_of_range_is_reported(tmp_path, data_dir):
     line = dict(toy_lines(1)[0], target="7")
     path = write_samples(tmp_path, "toy_task", [line])
     with pytest.raises(ImportFailed, match=r":1: gold index 7 is outside 0..2"):
-        import_lm_eval([path], RUN)
+        import_lm_eval([path], RUN, task_map=TOY_MAP)
 
 
 def test_second_stage_reuses_items_and_reimport_needs_overwrite(tmp_path, data_dir):
     path = write_samples(tmp_path, "toy_task", toy_lines(4))
-    import_lm_eval([path], RUN)
+    import_lm_eval([path], RUN, task_map=TOY_MAP)
     items = lake.benchmark_items_path("toy_task")
     before = items.read_bytes()
     sft = RunKey("pythia_14m", "sft", "14M", "pythia")
-    summary = import_lm_eval([path], sft)
+    summary = import_lm_eval([path], sft, task_map=TOY_MAP)
     assert "benchmark_items" not in summary.rows
     assert items.read_bytes() == before
     with pytest.raises(ImportFailed, match="already imported; pass --overwrite"):
-        import_lm_eval([path], sft)
-    assert import_lm_eval([path], sft, overwrite=True).rows["predictions"] == 12
+        import_lm_eval([path], sft, task_map=TOY_MAP)
+    assert import_lm_eval([path], sft, task_map=TOY_MAP, overwrite=True).rows["predictions"] == 12
     assert accuracy_by_benchmark(data_dir) == {"toy_task": pytest.approx(0.5)}
 
 
@@ -150,7 +152,7 @@ def test_items_colliding_with_an_ingested_benchmark_are_never_overwritten(tmp_pa
     before = ingested.read_bytes()
     path = write_samples(tmp_path / "in", "arc_easy", toy_lines(2))
     with pytest.raises(ImportFailed, match="never overwritten") as caught:
-        import_lm_eval([path], RUN)
+        import_lm_eval([path], RUN, task_map=TOY_MAP)
     assert "--task-map" in str(caught.value)
     assert ingested.read_bytes() == before
     assert table.num_rows == 1
@@ -161,7 +163,7 @@ def test_items_matching_an_ingested_benchmark_by_text_take_its_item_ids(tmp_path
     ingested = lake.benchmark_items_path("arc_easy")
     _write_ingested(tmp_path, ingested, question="What is 0 plus one?")
     path = write_samples(tmp_path / "in", "arc_easy", toy_lines(1))
-    summary = import_lm_eval([path], RUN)
+    summary = import_lm_eval([path], RUN, task_map=TOY_MAP)
     assert "benchmark_items" not in summary.rows
     rows = pq.read_table(lake.predictions_path("14M", "pythia", 0, "pretrain", "arc_easy", 0))
     assert set(rows.column("item_id").to_pylist()) == {"test-000000"}
@@ -194,10 +196,20 @@ def _write_ingested(tmp_path: Path, path: Path, question: str) -> Path:
 def test_cli_imports_and_exits_1_naming_the_problem(tmp_path, data_dir):
     path = write_samples(tmp_path, "toy_task", toy_lines(2))
     runner = CliRunner()
-    args = ["import", "lm-eval", str(path), "--run-id", "toy", "--stage", "pretrain"]
+    args = [
+        "import",
+        "lm-eval",
+        str(path),
+        "--run-id",
+        "toy",
+        "--stage",
+        "pretrain",
+        "--task-map",
+        str(TOY_MAP),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 1
-    assert "--scale is required" in result.output
+    assert "--scale or --group is required" in result.output
     result = runner.invoke(app, [*args, "--scale", "1B", "--dry-run"])
     assert result.exit_code == 0
     assert "would write 4 files" in result.output
@@ -213,4 +225,4 @@ def test_two_imported_items_matching_one_lake_item_are_a_duplicate(tmp_path, dat
     twin = dict(toy_lines(1)[0], doc_id=5)
     path = write_samples(tmp_path / "in", "arc_easy", [toy_lines(1)[0], twin])
     with pytest.raises(ImportFailed, match="both match lake item 'test-000000'"):
-        import_lm_eval([path], RUN)
+        import_lm_eval([path], RUN, task_map=TOY_MAP)

@@ -165,7 +165,7 @@ def test_missing_columns_are_named(tmp_path, data_dir):
     path = tmp_path / "short.csv"
     path.write_text("run_id,stage,benchmark,item_id,is_correct,accuracy\nm,sft,piqa,1,1,1\n")
     with pytest.raises(
-        ImportFailed, match=r"missing \['unit', 'scale'\], unexpected \['accuracy'\]"
+        ImportFailed, match=r"missing \['unit', 'scale or group'\], unexpected \['accuracy'\]"
     ):
         import_table(path)
 

@@ -10,7 +10,7 @@ from importers.lm_eval import import_lm_eval
 from importers.tokens import TokenCounter
 from xstage import lake
 
-from .conftest import toy_lines, write_samples
+from .conftest import TOY_MAP, toy_lines, write_samples
 
 
 @pytest.fixture
@@ -49,7 +49,9 @@ def test_counts_follow_the_lm_eval_split(word_tokenizer):
 
 def test_import_with_a_tokenizer_stores_token_counts(tmp_path, data_dir, word_tokenizer):
     path = write_samples(tmp_path, "toy_task", toy_lines(2))
-    import_lm_eval([path], RunKey("m", "pretrain", "1B", "m"), tokenizer=word_tokenizer)
+    import_lm_eval(
+        [path], RunKey("m", "pretrain", "1B", "m"), task_map=TOY_MAP, tokenizer=word_tokenizer
+    )
     rows = pq.read_table(lake.predictions_path("1B", "m", 0, "pretrain", "toy_task", 0)).to_pylist()
     assert {row["n_tokens"] for row in rows} == {1}
 

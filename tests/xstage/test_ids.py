@@ -19,7 +19,7 @@ def test_scales(value):
     assert check_scale(value) == value
 
 
-@pytest.mark.parametrize("value", ["1.5B", "240m", "huge", "B1"])
+@pytest.mark.parametrize("value", ["1.5", "1.5.2B", "240m", "1B\n", "huge", "B1"])
 def test_bad_scales(value):
     with pytest.raises(ValueError, match="not a scale"):
         check_scale(value)
@@ -30,7 +30,7 @@ def test_run_id_composes_and_validates():
     assert rid == "240M__web70_code30__seed0"
     assert check_run_id(rid) == rid
     assert check_run_id("pythia_14m") == "pythia_14m"
-    with pytest.raises(ValueError, match="not a slug"):
+    with pytest.raises(ValueError, match="not a slug|not a name"):
         check_run_id("../../etc")
     with pytest.raises(ValueError, match="non-negative"):
         run_id("240M", "web", -1)

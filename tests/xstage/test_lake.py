@@ -49,7 +49,7 @@ def test_paths_follow_the_hive_layout(data_dir):
     ],
 )
 def test_paths_reject_traversal_and_bad_ids(call):
-    with pytest.raises(ValueError, match=r"slug|must be one of"):
+    with pytest.raises(ValueError, match=r"slug|name|must be one of"):
         call()
 
 
