@@ -30,7 +30,7 @@ def test_run_id_composes_and_validates():
     assert rid == "240M__web70_code30__seed0"
     assert check_run_id(rid) == rid
     assert check_run_id("pythia_14m") == "pythia_14m"
-    with pytest.raises(ValueError, match="not a slug|not a name"):
+    with pytest.raises(ValueError, match=r"not a slug|not a name"):
         check_run_id("../../etc")
     with pytest.raises(ValueError, match="non-negative"):
         run_id("240M", "web", -1)
