@@ -41,6 +41,15 @@
 # log-probs against the naive path; `default` is torch's own SDPA choice (cuDNN on sm90),
 # `efficient` the memory-efficient kernel only. Adds score_shapes_<variant>.json to $OUT.
 # (A step name's part before a dot selects the group: "score_shapes.scorer" runs one.)
+#
+# Training levers one at a time (issue 16; not in the default list; ~4-5 min on an H200):
+#     GPU_SESSION_STEPS="env train_levers score_check" GPU_SESSION_BUDGET_S=470 \
+#         bash benchmarks/gpu_session.sh
+# train_levers.240M then train_levers.1B, each a fresh process: gpu_train_levers.py at the
+# paper's shapes (tied vocab 100,864, context 4096, bf16), 15 steps per variant (3 untimed):
+# eager -> regional compile -> + SDPA flash/efficient -> + fused AdamW, each a fresh model on
+# the same batches; the loss curve of each is compared with eager's. Adds
+# train_levers_240m.json and train_levers_1b.json to $OUT.
 
 set -u -o pipefail
 
@@ -130,6 +139,8 @@ if [[ $SMOKE == 1 ]]; then
         --micro-batch 16 --steps 2 --out "$OUT/train_micro16.json"
     step train_compile2 600 "$PY" benchmarks/train_bench.py --device cpu --scale tiny --compile \
         --steps 2 --profile "$OUT/profiles" --out "$OUT/train_compile2.json"
+    step train_levers.tiny 300 "$PY" benchmarks/gpu_train_levers.py --smoke \
+        --out "$OUT/train_levers_tiny.json"
     for variant in scorer default naive efficient; do
         step "score_shapes.$variant" 120 "$PY" benchmarks/gpu_score_check.py --smoke \
             --items hellaswag --first-pass "$variant" --out "$OUT/score_shapes_$variant.json"
@@ -157,6 +168,12 @@ else
     # (e) last, whatever is left (~85 s wanted): ~30 s of compile per scale, 10 steps, 2 profiled
     step train_compile2 120 "$PY" benchmarks/train_bench.py --device cuda --scale 240M \
         --scale 1B --compile --steps 10 --profile "$OUT/profiles" --out "$OUT/train_compile2.json"
+    # (i) ~2-2.5 min per scale: 4 variants x (build + 15 steps); 3 regional compiles of one
+    # layer each (~20-40 s, the later ones from the FX graph cache); 1B 4 x 4096, 240M 8 x 4096
+    for scale in 240M 1B; do
+        step "train_levers.$scale" 170 "$PY" benchmarks/gpu_train_levers.py --scale "$scale" \
+            --steps 15 --out "$OUT/train_levers_${scale,,}.json"
+    done
     # (h) ~15-30 s each: imports, 240M + 1B built, warm-up, first pass + repeat (+ naive check)
     for variant in scorer default naive efficient; do
         step "score_shapes.$variant" 45 "$PY" benchmarks/gpu_score_check.py --shapes 240M 1B \

@@ -104,18 +104,19 @@ def make_optimizer(model: torch.nn.Module, settings: OptimSettings) -> torch.opt
     return torch.optim.AdamW(groups, lr=settings.lr, betas=betas, eps=settings.eps, fused=fused)
 
 
-def compiled_forward(model: torch.nn.Module, raw_model: torch.nn.Module, settings: OptimSettings):
+def compiled_forward(model, raw_model, settings: OptimSettings, backend: str = "inductor"):
     """What the loop calls: `model`, compiled whole or per decoder layer (recipe `compile`).
 
     Regional compile (`compile_scope: layers`) compiles raw_model's layers in place and
     returns `model` itself, so the chunked loss (training.loss) runs outside compiled code.
+    `backend`: torch.compile's (CPU rehearsals of the benchmarks pass a cheaper one).
     """
     if not settings.compile:
         return model
     if settings.compile_scope == "layers":
-        compile_layers(raw_model)
+        compile_layers(raw_model, backend=backend)
         return model
-    return torch.compile(model)
+    return torch.compile(model, backend=backend)
 
 
 def autocast_dtype(settings: OptimSettings, device: torch.device) -> torch.dtype | None:
@@ -221,7 +222,7 @@ def _accumulate(model, env: distributed.DistEnv, fsdp: bool, last: bool):
     return model.no_sync()
 
 
-def _micro_loss(model, raw_model, micro, n_label_tokens, world_size, amp, sdpa) -> torch.Tensor:
+def micro_loss(model, raw_model, micro, n_label_tokens, world_size, amp, sdpa) -> torch.Tensor:
     """Backward one micro-batch; returns its summed token loss (detached).
 
     SDPA is held to the recipe's `sdpa_kernels` (CUDA only) for forward and backward.
@@ -289,7 +290,7 @@ def train(
                 micro = tuple(t.to(env.device) if t is not None else None for t in micro)
                 context = _accumulate(model, env, settings.fsdp, index == len(pieces) - 1)
                 with context:
-                    step_loss += _micro_loss(
+                    step_loss += micro_loss(
                         forward, raw_model, micro, n_label, env.world_size, amp, sdpa
                     )
             grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
