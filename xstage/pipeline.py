@@ -2,17 +2,15 @@
 
 Used by: xstage run configs/studies/demo.yaml [--dry-run] [--only STEP].
 
-This is the composition root. Besides xstage/cli.py it is the one module that calls into the
-stage packages (ingest, training, scoring, warehouse), and only lazily, through the
-"module:function" strings of STEP_TARGETS: planning and `--dry-run` import no stage. Every step's
-library function is idempotent; the plan also checks each step's outputs (lake leaves,
+Each typed step (xstage.steps) imports its stage library only when it runs, so planning and
+`--dry-run` import no stage. Every step's library function is idempotent; the plan also checks
+each step's outputs (lake leaves,
 checkpoint `final/meta.json`, warehouse and report mtimes), so a rerun after a crash at any
 point redoes only what is missing. Each step start and end is appended to a step log.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -22,27 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from xstage import lake
-from xstage.config import load_config
-from xstage.study_plan import Step, StudyPlan, limit_groups
+from xstage.steps import Step
+from xstage.study_plan import StudyPlan
 
 log = logging.getLogger(__name__)
 
-# Step target -> "module:function", resolved only when the step runs.
-STEP_TARGETS: dict[str, str] = {
-    "ingest_benchmark": "ingest.benchmark_items:ingest_benchmark",
-    "ingest_corpus": "ingest.corpora:ingest_corpus",
-    "ingest_chat": "ingest.chat:ingest_chat",
-    "tokenizer": "training.tokenizer:train_study_tokenizer",
-    "pretrain": "training.pretrain:run",
-    "sft": "training.sft:run",
-    "score": "scoring.score:score_run",
-    "build": "warehouse.build:build",
-    "report": "warehouse.report:write_report",
-    "summary": "warehouse.report:category_summary",
-}
 # Where the run summary's numbers come from (printed under the table).
 SUMMARY_SOURCE = "marts.fct_category_transfer, method pearson"
 
@@ -59,78 +43,6 @@ class StepOutcome:
     status: str
     """`ran` or `skipped` (already done)."""
     seconds: float = 0.0
-
-
-def resolve(target: str) -> Callable[..., Any]:
-    """Import `module:function` from STEP_TARGETS[target] (the lazy stage import)."""
-    module_name, _, attr = STEP_TARGETS[target].partition(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-# ---------------------------------------------------------------------------------------------
-# Adapters: a step's study-level arguments (ids, options) -> one stage library call.
-
-
-def _ingest_benchmark(benchmark: str) -> None:
-    resolve("ingest_benchmark")(load_config("benchmarks", benchmark))
-
-
-def _ingest_corpus(corpus: str, max_docs: int | None) -> None:
-    resolve("ingest_corpus")(load_config("corpora", corpus), max_docs=max_docs)
-
-
-def _ingest_chat(dataset: str, max_examples: int | None) -> None:
-    resolve("ingest_chat")(load_config("chat", dataset), limit=max_examples)
-
-
-def _tokenizer(corpora: list[str], out_dir: Path, vocab_size: int, max_docs: int | None) -> None:
-    resolve("tokenizer")(corpora=corpora, vocab_size=vocab_size, out_dir=out_dir, max_docs=max_docs)
-
-
-def _pretrain(run: str, scale: str, mixture: str, seed: int, recipe: str, **options: Any) -> None:
-    assert run, "the run id names the step; training derives the same one"
-    resolve("pretrain")(scale, mixture, recipe, seed, **options)
-
-
-def _sft(run: str, recipe: str, datasets: list[str], overrides: dict, **_ids: Any) -> None:
-    resolve("sft")(run, recipe, datasets=datasets, overrides=overrides)
-
-
-def _build() -> None:
-    # warehouse.build full-refreshes by itself when the dbt project changed and always closes
-    # its dbt-duckdb handle, so the report below reads a complete file.
-    resolve("build")()
-
-
-def _score(run: str, stage: str, device: str, limits: dict, **options: Any) -> None:
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    options = {name: value for name, value in options.items() if value is not None}
-    for limit, benchmarks in limit_groups(limits):
-        resolve("score")(run, stage, benchmarks, device=device, limit=limit, **options)
-
-
-ADAPTERS: dict[str, Callable[..., Any]] = {
-    "ingest_benchmark": _ingest_benchmark,
-    "ingest_corpus": _ingest_corpus,
-    "ingest_chat": _ingest_chat,
-    "tokenizer": _tokenizer,
-    "pretrain": _pretrain,
-    "sft": _sft,
-    "score": _score,
-    "build": _build,
-}
-
-
-def call_step(step: Step) -> None:
-    """Run one step's stage function (through its adapter where the arguments need one)."""
-    adapter = ADAPTERS.get(step.target)
-    if adapter is None:
-        resolve(step.target)(**step.kwargs)
-    else:
-        adapter(**step.kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +145,7 @@ def _run_step(
         on_step(step, "started")
     start, cpu_start = time.perf_counter(), cpu_seconds()
     try:
-        call_step(step)
+        step.run()
     except Exception as exc:
         append_step_log(study_id, step, "failed", time.perf_counter() - start)
         raise StepError(f"study step '{step.name}' failed: {exc}") from exc
@@ -250,9 +162,13 @@ def _run_step(
 
 def category_summary() -> list[dict]:
     """Mean r_acc and r_conf per category and scale, read from marts.fct_category_transfer."""
-    return resolve("summary")()
+    from warehouse.report import category_summary as summary
+
+    return summary()
 
 
 def write_report(study_id: str) -> Path:
     """Write `<data>/reports/<study>/index.html` from the marts; return its path."""
-    return resolve("report")(study=study_id)
+    from warehouse.report import write_report as write
+
+    return write(study=study_id)

@@ -105,7 +105,7 @@ class CostEstimate(StrictModel):
 
 
 class StudyConfig(StrictModel):
-    """A whole study: the grid, its data, tokenizer, recipes, scoring and warehouse."""
+    """A whole study: the grid, its data, tokenizer, recipes, and scoring."""
 
     id: str
     """Study id, equal to the file stem; names `<data>/reports/<id>/`."""
@@ -123,8 +123,6 @@ class StudyConfig(StrictModel):
     """Stages trained and scored; `sft` needs `pretrain`."""
     benchmarks: list[str] = Field(min_length=1)
     """Benchmark ids under configs/benchmarks/."""
-    skip_unavailable_benchmarks: bool = False
-    """Drop (and name) benchmarks whose data cannot be read offline instead of failing."""
     items_per_benchmark: int | None = Field(None, gt=0)
     """Items scored per benchmark: the first N in item_hash order, a content-seeded sample
     (not the first N rows, since several sources are ordered by type); None = all."""
@@ -147,8 +145,6 @@ class StudyConfig(StrictModel):
     """CPU threads torch may use in `xstage run` (training and scoring run in-process); None =
     torch's default, every core. Tiny models gain little from a second thread, and on a shared
     machine OpenMP's spin-waiting makes a two-thread run several times slower than one."""
-    warehouse: Literal["duckdb"] = "duckdb"
-    """The warehouse engine (dbt-duckdb writes `<data>/warehouse.duckdb`)."""
     estimate: CostEstimate
     """Throughput assumptions for `xstage run --dry-run`."""
 

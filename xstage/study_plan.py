@@ -6,42 +6,36 @@ with estimated tokens and device time). Imports no stage: done-checks read only 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from xstage import lake
 from xstage.config import ScaleConfig, load_config
 from xstage.ids import Stage, run_id
+from xstage.steps import (
+    Build,
+    IngestBenchmark,
+    IngestChat,
+    IngestCorpus,
+    Pretrain,
+    Report,
+    Score,
+    Sft,
+    Step,
+    Tokenizer,
+    checkpoint_meta,
+    limit_groups,
+    resolve_device,
+)
 from xstage.study_config import StudyConfig, resolved_recipe
+
+__all__ = ["StudyPlan", "checkpoint_meta", "limit_groups", "plan_study", "study_corpora"]
 
 STEP_KINDS = ("ingest", "tokenizer", "pretrain", "sft", "score", "build", "report")
 # `--only train` is the spelling of STYLE §2.6; it means the pretraining steps.
 STEP_ALIASES = {"train": "pretrain"}
 # Items assumed per benchmark when the study scores all of them and none are ingested yet.
 ASSUMED_ITEMS_PER_BENCHMARK = 2000
-
-
-@dataclass
-class Step:
-    """One idempotent unit of a study: a stage function, its arguments and its done-check."""
-
-    kind: str
-    """One of STEP_KINDS."""
-    name: str
-    """Unique, human-readable key, e.g. `pretrain tiny__demo_edu_45_35_20__seed0`."""
-    target: str
-    """Key into xstage.pipeline.STEP_TARGETS."""
-    kwargs: dict[str, Any]
-    """Keyword arguments of the stage function."""
-    done: Callable[[], bool]
-    """True when the step's outputs exist (evaluated when the step is reached)."""
-    tokens: float = 0.0
-    """Estimated tokens processed (training or scoring)."""
-    seconds: float = 0.0
-    """Estimated device seconds, from the study's `estimate` throughputs."""
 
 
 @dataclass
@@ -72,21 +66,6 @@ def runs_of(study: StudyConfig) -> list[tuple[str, str, int]]:
     return [(s, m, seed) for s in study.scales for m in study.mixtures for seed in study.seeds]
 
 
-def checkpoint_meta(rid: str, stage: str) -> dict | None:
-    """The `final/meta.json` of a run stage, or None while it does not exist."""
-    path = lake.run_stage_dir(rid, stage) / "final" / "meta.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def newest_mtime(directory: Path, pattern: str = "*.parquet") -> float:
-    """Newest mtime of the files under `directory` matching `pattern` (0 when none)."""
-    if not directory.is_dir():
-        return 0.0
-    return max((path.stat().st_mtime for path in directory.rglob(pattern)), default=0.0)
-
-
 def study_corpora(study: StudyConfig) -> list[str]:
     """Every corpus the study's mixtures draw on, in first-use order.
 
@@ -101,51 +80,28 @@ def study_corpora(study: StudyConfig) -> list[str]:
 
 
 def plan_study(study: StudyConfig, path: Path) -> StudyPlan:
-    """Every step of the study in order: ingest, tokenizer, pretrain, sft, score, build, report."""
+    """Every step of the study, in a valid order, each naming the steps it depends on."""
     plan = StudyPlan(study, path)
     plan.steps += _ingest_steps(study)
     if study.tokenizer.pretrained_path is None:
         plan.steps.append(_tokenizer_step(study))
     for stage in stages_of(study):
         plan.steps += [_train_step(study, stage, *run) for run in runs_of(study)]
+    device = resolve_device(study.scoring.device)
     for stage in stages_of(study):
-        plan.steps += [_score_step(study, stage, *run) for run in runs_of(study)]
-    plan.steps += [_build_step(), _report_step(study)]
+        plan.steps += [_score_step(study, stage, device, *run) for run in runs_of(study)]
+    build = Build(deps=tuple(step.name for step in plan.steps))
+    plan.steps += [build, Report(study=study.id, study_path=path, deps=(build.name,))]
     return plan
 
 
 def _ingest_steps(study: StudyConfig) -> list[Step]:
-    steps = [
-        Step(
-            "ingest",
-            f"ingest benchmark {benchmark}",
-            "ingest_benchmark",
-            {"benchmark": benchmark},
-            lambda b=benchmark: lake.benchmark_items_path(b).is_file(),
-        )
-        for benchmark in study.benchmarks
-    ]
-    steps += [
-        Step(
-            "ingest",
-            f"ingest corpus {corpus}",
-            "ingest_corpus",
-            {"corpus": corpus, "max_docs": study.max_docs_per_corpus},
-            lambda c=corpus: any(lake.documents_dir(c).glob("part-*.parquet")),
-        )
-        for corpus in study_corpora(study)
-    ]
+    steps: list[Step] = [IngestBenchmark(benchmark=b) for b in study.benchmarks]
+    max_docs = study.max_docs_per_corpus
+    steps += [IngestCorpus(corpus=c, max_docs=max_docs) for c in study_corpora(study)]
     if Stage.SFT in study.stages:
-        steps += [
-            Step(
-                "ingest",
-                f"ingest chat {dataset}",
-                "ingest_chat",
-                {"dataset": dataset, "max_examples": study.max_chat_examples},
-                lambda d=dataset: lake.chat_examples_path(d).is_file(),
-            )
-            for dataset in study.sft_datasets
-        ]
+        limit = study.max_chat_examples
+        steps += [IngestChat(dataset=d, max_examples=limit) for d in study.sft_datasets]
     return steps
 
 
@@ -154,110 +110,77 @@ def tokenizer_dir(study: StudyConfig) -> Path:
     return lake.tokenizer_dir(study.id)
 
 
-def _tokenizer_step(study: StudyConfig) -> Step:
-    out = tokenizer_dir(study)
-    return Step(
-        "tokenizer",
-        f"tokenizer {study.id}",
-        "tokenizer",
-        {
-            "corpora": study_corpora(study),
-            "out_dir": out,
-            "vocab_size": study.tokenizer.vocab_size,
-            "max_docs": study.tokenizer.max_docs,
-        },
-        lambda: (out / "tokenizer.json").is_file() and (out / "tokenizer_config.json").is_file(),
+def _tokenizer_step(study: StudyConfig) -> Tokenizer:
+    corpora = tuple(study_corpora(study))
+    return Tokenizer(
+        study=study.id,
+        corpora=corpora,
+        out_dir=tokenizer_dir(study),
+        vocab_size=study.tokenizer.vocab_size,
+        max_docs=study.tokenizer.max_docs,
+        deps=tuple(IngestCorpus(corpus=corpus).name for corpus in corpora),
     )
+
+
+def _sets(section: str, overrides: dict) -> tuple[str, ...]:
+    return tuple(f"{section}.{key}={value}" for key, value in sorted(overrides.items()))
 
 
 def _train_step(study: StudyConfig, stage: str, scale: str, mixture: str, seed: int) -> Step:
     rid = run_id(scale, mixture, seed)
     recipes = study.recipes[scale]
-    recipe_id = recipes.pretrain if stage == "pretrain" else recipes.sft
-    overrides = recipes.pretrain_overrides if stage == "pretrain" else recipes.sft_overrides
-    kwargs = {"run": rid, "scale": scale, "mixture": mixture, "seed": seed}
-    if stage == "pretrain":
-        kwargs["tokenizer"] = study.tokenizer.pretrained_path or str(tokenizer_dir(study))
-    else:
-        kwargs["datasets"] = list(study.sft_datasets)
-    kwargs |= {"recipe": recipe_id, "overrides": dict(overrides)}
     tokens = _train_tokens(study, stage, scale)
-    return Step(
-        stage,
-        f"{stage} {rid}",
-        stage,
-        kwargs,
-        lambda: checkpoint_meta(rid, stage) is not None,
-        tokens=tokens,
-        seconds=tokens / study.estimate.train_tokens_per_s[scale],
+    cost = {"tokens": tokens, "seconds": tokens / study.estimate.train_tokens_per_s[scale]}
+    if stage == "pretrain":
+        corpora = [s.corpus for s in load_config("mixtures", mixture).sources]
+        deps = [IngestCorpus(corpus=corpus).name for corpus in dict.fromkeys(corpora)]
+        if study.tokenizer.pretrained_path is None:
+            deps.append(f"tokenizer {study.id}")
+        return Pretrain(
+            run_id=rid,
+            scale=scale,
+            mixture=mixture,
+            seed=seed,
+            recipe=recipes.pretrain,
+            tokenizer=study.tokenizer.pretrained_path or str(tokenizer_dir(study)),
+            sets=_sets("train", recipes.pretrain_overrides),
+            deps=tuple(deps),
+            **cost,
+        )
+    chats = tuple(IngestChat(dataset=d).name for d in study.sft_datasets)
+    return Sft(
+        run_id=rid,
+        recipe=recipes.sft,
+        datasets=tuple(study.sft_datasets),
+        sets=_sets("sft", recipes.sft_overrides),
+        deps=(f"pretrain {rid}", *chats),
+        **cost,
     )
 
 
-def _score_step(study: StudyConfig, stage: str, scale: str, mixture: str, seed: int) -> Step:
+def _score_step(
+    study: StudyConfig, stage: str, device: str, scale: str, mixture: str, seed: int
+) -> Score:
     rid = run_id(scale, mixture, seed)
-
-    def done() -> bool:
-        meta = checkpoint_meta(rid, stage)
-        if meta is None:
-            return False
-        step = int(meta["checkpoint_step"])
-        leaves = (
-            lake.predictions_path(scale, mixture, seed, stage, benchmark, step)
-            for benchmark in study.benchmarks
-        )
-        return all(leaf.is_file() for leaf in leaves)
-
     n_items = sum(_items_of(study, benchmark) for benchmark in study.benchmarks)
     tokens = n_items * study.estimate.mean_item_tokens
     options = study.scoring
-    kwargs = {
-        "run": rid,
-        "stage": stage,
-        "limits": {benchmark: study.items_for(benchmark) for benchmark in study.benchmarks},
-        "backend": options.backend,
-        "device": options.device,
-        "dtype": options.dtype,
-        "batch_tokens": options.batch_tokens,
-        "pmi": options.pmi,
-    }
-    return Step(
-        "score",
-        f"score {rid} {stage}",
-        "score",
-        kwargs,
-        done,
+    return Score(
+        run_id=rid,
+        scale=scale,
+        mixture=mixture,
+        seed=seed,
+        stage=stage,
+        limits=tuple((b, study.items_for(b)) for b in study.benchmarks),
+        backend=options.backend,
+        device=device,
+        dtype=options.dtype,
+        batch_tokens=options.batch_tokens,
+        pmi=options.pmi,
+        deps=(f"{stage} {rid}", *(IngestBenchmark(benchmark=b).name for b in study.benchmarks)),
         tokens=tokens,
         seconds=tokens / study.estimate.score_tokens_per_s[scale],
     )
-
-
-def _build_step() -> Step:
-    def done() -> bool:
-        warehouse = lake.warehouse_path()
-        if not warehouse.is_file():
-            return False
-        return warehouse.stat().st_mtime >= newest_mtime(lake.lake_dir())
-
-    return Step("build", "build warehouse", "build", {}, done)
-
-
-def _report_step(study: StudyConfig) -> Step:
-    def done() -> bool:
-        index = lake.reports_dir(study.id) / "index.html"
-        warehouse = lake.warehouse_path()
-        if not index.is_file() or not warehouse.is_file():
-            return False
-        return index.stat().st_mtime >= warehouse.stat().st_mtime
-
-    return Step("report", f"report {study.id}", "report", {"study": study.id}, done)
-
-
-def limit_groups(limits: dict[str, int | None]) -> list[tuple[int | None, list[str]]]:
-    """Benchmarks grouped by sample size, in first-seen order: one scoring call per group."""
-    groups: dict[int | None, list[str]] = {}
-    for benchmark, limit in limits.items():
-        groups.setdefault(limit, []).append(benchmark)
-    return list(groups.items())
 
 
 def _items_of(study: StudyConfig, benchmark: str) -> int:

@@ -122,7 +122,7 @@ def summary_table(rows: Sequence[dict], scales: Sequence[str], source: str) -> T
 
 def dry_run_output(plan: StudyPlan, only: str | None, commands: bool, nproc: int) -> list:
     """What `--dry-run` prints: the plan table and cost note, or the pending steps' commands."""
-    from xstage.study_commands import command_lines
+    from xstage.steps import command_lines
 
     selected = plan.select(only)
     if commands:

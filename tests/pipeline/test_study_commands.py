@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from training.__main__ import app as training_app
 from xstage.cli import app
-from xstage.study_commands import command_lines
+from xstage.steps import command_lines
 from xstage.study_config import load_study
 from xstage.study_plan import plan_study
 

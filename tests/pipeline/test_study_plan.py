@@ -49,7 +49,7 @@ def test_done_checks_follow_the_lake(demo_plan, data_dir):
     score = demo_plan.select("score")[0]
     assert not pretrain.done()
     assert not score.done()
-    rid = pretrain.kwargs["run"]
+    rid = pretrain.run_id
     final = lake.run_stage_dir(rid, "pretrain") / "final"
     final.mkdir(parents=True)
     (final / "meta.json").write_text(json.dumps({"checkpoint_step": 7}))
@@ -135,7 +135,7 @@ def test_score_steps_group_benchmarks_by_sample_size(demo_plan):
     from xstage.study_plan import limit_groups
 
     step = demo_plan.select("score")[0]
-    groups = dict(limit_groups(step.kwargs["limits"]))
+    groups = dict(limit_groups(step.limits))
     assert groups[104] == ["wsc"]
     assert "boolq" in groups[40]
     assert sum(len(names) for names in groups.values()) == 17
@@ -143,10 +143,10 @@ def test_score_steps_group_benchmarks_by_sample_size(demo_plan):
 
 def test_scoring_pmi_reaches_every_score_step(demo_plan):
     config, path = load_study("demo")
-    assert {step.kwargs["pmi"] for step in demo_plan.select("score")} == {False}
+    assert {step.pmi for step in demo_plan.select("score")} == {False}
     with_pmi = config.model_copy(
         update={"scoring": config.scoring.model_copy(update={"pmi": True})}
     )
     steps = plan_study(with_pmi, path).select("score")
     assert steps
-    assert {step.kwargs["pmi"] for step in steps} == {True}
+    assert {step.pmi for step in steps} == {True}
