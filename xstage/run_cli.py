@@ -1,7 +1,8 @@
 """`xstage run` (a whole study, resumable) and `xstage report` (its HTML report).
 
-Used by: xstage run configs/studies/demo.yaml [--dry-run] [--only STEP]; xstage report [STUDY];
-`make demo`. Thin: the plan lives in xstage.study_plan, the runner in xstage.pipeline.
+Used by: xstage run configs/studies/demo.yaml [--dry-run] [--only STEP] [--jobs N]; xstage report [STUDY];
+`make demo`. Thin: the plan lives in xstage.study_plan, the runners in xstage.pipeline
+(in-process) and xstage.executor (worker processes).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ONLY_HELP = (
 COMMANDS_HELP = (
     "With --dry-run: each pending study step as a shell command (torchrun for training)."
 )
+JOBS_HELP = "Worker processes running ready study steps at once (default: cores; 1 = in-process)."
 
 
 def run(
@@ -35,9 +37,10 @@ def run(
     only: Annotated[str | None, typer.Option("--only", help=ONLY_HELP)] = None,
     commands: Annotated[bool, typer.Option("--commands", help=COMMANDS_HELP)] = False,
     nproc: Annotated[int, typer.Option("--nproc", help="GPUs per torchrun in --commands.")] = 8,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help=JOBS_HELP)] = None,
 ) -> None:
     """Run a study end to end (ingest -> ... -> report), skipping finished study steps."""
-    from xstage import pipeline, study_tables
+    from xstage import executor, pipeline, study_tables
     from xstage.study_config import load_study
     from xstage.study_plan import plan_study
 
@@ -48,10 +51,17 @@ def run(
             for part in study_tables.dry_run_output(plan, only, commands, nproc):
                 stdout.print(part, highlight=False, soft_wrap=commands)
             return
-        outcomes = pipeline.run_study(plan, only)
+        jobs = jobs or executor.default_jobs()
+        if jobs == 1:
+            outcomes = pipeline.run_study(plan, only)
+        else:
+            outcomes = executor.run_parallel(plan, only, jobs)
     except (pipeline.StepError, ValueError) as exc:
         console.error(exc, label="error:")
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.error("interrupted; rerun the same command to resume", label="stopped:")
+        raise typer.Exit(130) from None
     stdout.print(study_tables.outcome_table(outcomes))
     if only in (None, "build", "report"):
         rows = pipeline.category_summary()

@@ -218,3 +218,42 @@ def open_in_chromium(chromium: str, tmp_path: Path):
         return check_page(chromium, page, workdir)
 
     return _open
+
+
+MINI_MIXTURES = [
+    "demo_minimal_65_25_10",
+    "demo_edu_45_35_20",
+    "demo_quality_25_45_30",
+    "demo_minimal_25_45_30",
+]
+
+
+@pytest.fixture
+def mini_study(tmp_path: Path) -> Path:
+    """The demo study shrunk to seconds per step: same shape (tiny scale, 4 mixtures, 3 benchmarks)."""
+    import yaml
+
+    from xstage.config import config_dir
+
+    data = yaml.safe_load((config_dir() / "studies" / "demo.yaml").read_text())
+    data |= {
+        "id": "mini",
+        "scales": ["tiny"],
+        "mixtures": MINI_MIXTURES,
+        "benchmarks": ["copa", "rte", "cb"],
+        "items_per_benchmark": 12,
+        "items_per_benchmark_overrides": {"copa": 16},
+        "max_chat_examples": 32,
+        "tokenizer": {"vocab_size": 512, "max_docs": 40},
+        "recipes": {
+            "tiny": {
+                "pretrain": "demo_pretrain_tiny",
+                "sft": "demo_sft_tiny",
+                "pretrain_overrides": {"train_tokens": 6144, "checkpoint_every": 0},
+                "sft_overrides": {"max_examples": 16},
+            }
+        },
+    }
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
