@@ -217,3 +217,40 @@ def bootstrap_interval(item_values: dict, statistic, seed: int, resamples: int):
         return None, None
     low, high = np.quantile(draws, [0.025, 0.975])
     return float(low), float(high)
+
+
+def best_pt_table(final: dict, primary: dict) -> dict:
+    """{(scale, benchmark, metric, norm): counts, decision_accuracy, is_best} (fct_best_pt_metric).
+
+    `final` as for seed_agreement; seeds averaged per unit; target: SFT accuracy at `primary`.
+    """
+    cells: dict = defaultdict(list)
+    for (scale, mixture, _seed, stage, benchmark, norm), row in final.items():
+        for metric in METRICS:
+            cells[(scale, stage, benchmark, norm, metric, mixture)].append(row[metric])
+    means = {k: float(np.mean(v)) for k, v in cells.items()}
+    out = {}
+    for scale, stage, benchmark, norm, metric, _ in sorted(means):
+        if stage != "pretrain" or (scale, benchmark, metric, norm) in out:
+            continue
+        units = sorted(u for (s, st, b, n, m, u) in means
+                       if (s, st, b, n, m) == (scale, "pretrain", benchmark, norm, metric))  # fmt: skip
+        source = [oriented(metric, means[(scale, "pretrain", benchmark, norm, metric, u)])
+                  for u in units]  # fmt: skip
+        target = [round(means[(scale, "sft", benchmark, primary[benchmark], "accuracy", u)],
+                        RANK_DECIMALS) for u in units]  # fmt: skip
+        out[(scale, benchmark, metric, norm)] = {
+            **decision_accuracy(source, target),
+            "is_best": False,
+        }
+    for scale, benchmark in {(k[0], k[1]) for k in out}:
+        pt = {}
+        for (s, b, metric, norm), row in out.items():
+            if (s, b) == (scale, benchmark):
+                pt[(metric, norm)] = row
+        defined = [(-r["decision_accuracy"], m, n) for (m, n), r in pt.items()
+                   if r["decision_accuracy"] is not None]  # fmt: skip
+        if defined:
+            _, metric, norm = min(defined)
+            out[(scale, benchmark, metric, norm)]["is_best"] = True
+    return out

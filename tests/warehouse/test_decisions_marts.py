@@ -8,8 +8,14 @@ import pytest
 
 from tests.warehouse import reference_decisions as ref
 from tests.warehouse.conftest import BuiltLake, assert_matches
+from tests.warehouse.reference import load_benchmark_configs
 from warehouse.build import build
-from warehouse.synthetic import write_synthetic_lake
+from warehouse.synthetic import (
+    BENCHMARKS,
+    SCALES,
+    ZERO_VARIANCE_BENCHMARK,
+    write_synthetic_lake,
+)
 from warehouse.synthetic_noise import NoiseSpec
 
 
@@ -49,3 +55,21 @@ def test_seed_agreement_matches_reference(noisy_lake: tuple[BuiltLake, dict]) ->
     assert compared >= 2 * 12 * 4 * 4 * len(columns)
     defined = [r for r in expected.values() if r["sign_agreement"] is not None]
     assert len(defined) > len(expected) / 2, "most rows must carry a defined agreement"
+
+
+def test_best_pt_metric_matches_reference(noisy_lake: tuple[BuiltLake, dict]) -> None:
+    built, final = noisy_lake
+    _, primary = load_benchmark_configs(built.lake.config_dir)
+    expected = ref.best_pt_table(final, primary)
+    columns = ["n_agree", "n_disagree", "n_tied", "decision_accuracy", "is_best"]
+    assert_matches(
+        built.rows("select * from marts.fct_best_pt_metric"),
+        expected,
+        ["scale", "benchmark", "metric", "length_normalization"],
+        {c: c for c in columns},
+    )
+    # one best candidate per scale x benchmark, none for sem_zero (its SFT scores all tie), and
+    # 6 mixtures make 15 pairs per candidate
+    bests = {(k[0], k[1]) for k, row in expected.items() if row["is_best"]}
+    assert bests == {(s, b) for s in SCALES for b in BENCHMARKS if b != ZERO_VARIANCE_BENCHMARK}
+    assert all(sum(row[c] for c in columns[:3]) == 15 for row in expected.values())
