@@ -67,6 +67,7 @@ def score(
 ) -> None:
     """Write per-choice log-probs of one checkpoint for each benchmark (lake/predictions)."""
     from scoring.backends.base import ModelDirError
+    from xstage.lake_writes import LakeBusy
 
     common = {"benchmarks": benchmark, "backend": backend, "limit": limit, "overwrite": overwrite}
     common |= {"group_items": group_items, "device": device, "dtype": dtype}
@@ -86,7 +87,7 @@ def score(
             from scoring.score import score_run
 
             summary = score_run(run, stage, checkpoint=checkpoint, **common)
-    except (ModelDirError, FileNotFoundError, ValueError) as exc:
+    except (ModelDirError, FileNotFoundError, ValueError, LakeBusy) as exc:
         stdout.error(exc)
         raise typer.Exit(1) from None
     _print_summary(summary)

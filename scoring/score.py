@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from scoring.backends import load_backend
 from scoring.backends.base import ModelDirError, ScoringBackend
 from scoring.prompts import ItemRequest, PromptSpec, build_requests, unconditional_pairs
-from xstage import lake
+from xstage import lake, lake_writes
 from xstage.config import BenchmarkConfig, ConfigError, list_ids, load_config
 from xstage.ids import check_run_id, check_stage
 from xstage.schemas import BENCHMARK_ITEMS, PREDICTIONS
@@ -219,19 +219,19 @@ def score_leaves(
     unconditional = iter(everything[len(requests) :]) if pmi else None
     seconds = (time.perf_counter() - started) / max(1, len(requests))
     results = []
-    for leaf in leaves:
-        leaf_scores = [next(scores) for _ in leaf.requests]
-        bare = [next(unconditional) for _ in leaf.requests] if unconditional else None
-        table = predictions_table(leaf.items, leaf_scores, leaf.requests, backend, step, bare)
-        for stale in leaf.path.parent.glob(f".{leaf.path.name}.*.tmp"):  # left by a killed writer
-            stale.unlink(missing_ok=True)
-        lake.write_parquet(table, leaf.path, PREDICTIONS)
-        n_items = len(leaf.items)
-        results.append(
-            LeafResult(
-                leaf.benchmark, leaf.path, "written", n_items, table.num_rows, seconds * n_items
+    # One writer of lake/predictions at a time; taking the lock sweeps dead writers' temps.
+    with lake_writes.writer_lock(["predictions"], "score"):
+        for leaf in leaves:
+            leaf_scores = [next(scores) for _ in leaf.requests]
+            bare = [next(unconditional) for _ in leaf.requests] if unconditional else None
+            table = predictions_table(leaf.items, leaf_scores, leaf.requests, backend, step, bare)
+            lake.write_parquet(table, leaf.path, PREDICTIONS)
+            n_items = len(leaf.items)
+            results.append(
+                LeafResult(
+                    leaf.benchmark, leaf.path, "written", n_items, table.num_rows, seconds * n_items
+                )
             )
-        )
     return results
 
 

@@ -165,3 +165,33 @@ def test_cli_skip_invalid_reports_rejects_and_exit_code(temp_mirror):
     skipped = runner.invoke(app, ["ingest", "benchmarks", "-b", "piqa", "--skip-invalid"])
     assert skipped.exit_code == 0, skipped.output
     assert "_rejected.json" in skipped.output
+
+
+def test_corrupt_or_empty_mirror_file_is_one_line_and_the_next_benchmark_still_runs(temp_mirror):
+    from ingest.benchmark_items import ingest_benchmarks
+
+    path = write_mirror_file(temp_mirror, "ybisk/piqa", None, "validation", piqa_table())
+    path.write_bytes(b"PAR1 not really parquet")
+    configs = [load_config("benchmarks", name) for name in ("piqa", "winogrande")]
+    results = ingest_benchmarks(configs)
+    assert [r.status for r in results] == ["failed", "missing"]
+    assert results[0].message.startswith(f"{path}: not a readable Parquet file")
+    assert "\n" not in results[0].message
+    write_mirror_file(temp_mirror, "ybisk/piqa", None, "validation", piqa_table().slice(0, 0))
+    with pytest.raises(InvalidDataError, match="the mirror file has 0 rows"):
+        ingest_piqa(temp_mirror, piqa_table().slice(0, 0))
+
+
+def test_ingest_after_import_keeps_the_imported_ids():
+    from ingest.benchmark_items import adopt_imported
+
+    imported = [
+        {"item_id": "000001", "item_hash": "h1", "source": "import:lm_eval:piqa"},
+        {"item_id": "000002", "item_hash": "hx", "source": "import:lm_eval:piqa"},
+    ]
+    ingested = [
+        {"item_id": "validation-000000", "item_hash": "h1", "source": "hf"},
+        {"item_id": "validation-000001", "item_hash": "h2", "source": "hf"},
+    ]
+    ids = [row["item_id"] for row in adopt_imported(ingested, imported, Path("leaf"))]
+    assert ids == ["000001", "validation-000001", "000002"]  # nothing an import wrote vanishes

@@ -200,7 +200,7 @@ def test_cli_scores_a_model_dir_and_reports_bad_dirs(tiny_model_dir, toy_lake, t
     assert "model directory does not exist" in result.output
     result = runner.invoke(app, ["score", "--run", "bad/../id", "--stage", "pretrain"])
     assert result.exit_code == 1
-    assert "is not a slug" in result.output
+    assert "is not a name" in result.output
 
 
 def test_the_hf_path_never_imports_vllm():

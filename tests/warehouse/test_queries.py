@@ -92,3 +92,26 @@ def test_named_query_parameters_are_checked():
 def test_missing_warehouse_is_a_clear_error(data_dir):
     with pytest.raises(queries.QueryError, match="run `xstage build` first"):
         queries.run_sql("select 1")
+
+
+def test_out_inside_the_data_dir_is_refused_and_the_warehouse_stays(warehouse_file, data_dir):
+    before = warehouse_file.read_bytes()
+    sql = "select * from marts.fct_benchmark_scores"
+    for target in (warehouse_file, data_dir / "lake" / "x.parquet", data_dir / "sub" / ".." / "w"):
+        result = runner.invoke(app, ["query", sql, "--format", "parquet", "--out", str(target)])
+        assert result.exit_code == 1
+        assert "is inside the data dir" in result.output
+        assert "Traceback" not in result.output
+    assert warehouse_file.read_bytes() == before
+    assert not (data_dir / "lake").exists()
+
+
+def test_nested_columns_as_csv_are_one_line(warehouse_file, tmp_path):
+    sql = "select [1, 2] as xs"
+    result = runner.invoke(app, ["query", sql, "--format", "csv"])
+    assert result.exit_code == 1
+    assert "['xs'] are nested" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(app, ["query", sql, "--format", "csv", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 1
+    assert not (tmp_path / "a").exists()
