@@ -13,7 +13,7 @@ import polars as pl
 from scipy import stats
 
 # Columns that identify internal lineage, never shown in the report.
-HIDDEN_COLUMNS = {"leaf_fingerprint", "unit", "origin"}
+HIDDEN_COLUMNS = {"leaf_fingerprint", "invocation_id", "is_primary_normalization", "origin"}
 ABOVE_CHANCE_ALPHA = 0.05
 
 
@@ -174,22 +174,27 @@ def accuracy_by_mixture(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
+# Rows at the report's normalisation: `primary` selects is_primary_normalization (each benchmark
+# at its own primary; length_normalization NULL in marts combining benchmarks), else the value.
+NORM_FILTER = "(length_normalization = $norm or ($norm = 'primary' and is_primary_normalization))"
+
+
 def correlation_normalization(con: duckdb.DuckDBPyConnection) -> str:
     """The length normalisation of the correlation sections: `primary`, else `none`.
 
-    `primary` (each benchmark at its own) where the marts carry it; else `none`, raw
-    log-probs, the primary normalisation of most benchmark configs.
+    `primary` (each benchmark at its own, is_primary_normalization) where the marts carry it;
+    else `none`, raw log-probs, the primary normalisation of most benchmark configs.
     """
-    found = query(con, "select distinct length_normalization from marts.fct_category_transfer")[
-        "length_normalization"
-    ].to_list()
-    return "primary" if "primary" in found else "none"
+    found = query(
+        con, "select count(*) as n from marts.fct_category_transfer where is_primary_normalization"
+    )["n"].to_list()
+    return "primary" if found and found[0] > 0 else "none"
 
 
 def category_transfer(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """marts.fct_category_transfer at the report's normalisation (both methods)."""
     norm = correlation_normalization(con)
-    return mart(con, "fct_category_transfer", "where length_normalization = $norm", norm=norm)
+    return mart(con, "fct_category_transfer", f"where {NORM_FILTER}", norm=norm)
 
 
 def cross_stage_transfer(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -198,8 +203,7 @@ def cross_stage_transfer(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return mart(
         con,
         "fct_cross_stage_transfer",
-        "where length_normalization = $norm and method = 'pearson' "
-        "order by scale, metric, category, benchmark",
+        f"where {NORM_FILTER} and method = 'pearson' order by scale, metric, category, benchmark",
         norm=norm,
     )
 
@@ -210,7 +214,7 @@ def by_normalization(con: duckdb.DuckDBPyConnection, name: str, order: str) -> p
     return mart(
         con,
         name,
-        f"where length_normalization = $norm and method = 'pearson' order by {order}",
+        f"where {NORM_FILTER} and method = 'pearson' order by {order}",
         norm=norm,
     )
 
@@ -231,7 +235,7 @@ def confidence_pairs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def by_norm_only(con: duckdb.DuckDBPyConnection, name: str, order: str) -> pl.DataFrame:
     """Rows of a mart without a method column at the report's normalisation."""
     norm = correlation_normalization(con)
-    return mart(con, name, f"where length_normalization = $norm order by {order}", norm=norm)
+    return mart(con, name, f"where {NORM_FILTER} order by {order}", norm=norm)
 
 
 def item_flips(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

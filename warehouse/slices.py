@@ -142,7 +142,9 @@ def transfer_table(
         _check(metric, METRIC_COLUMNS, "metric")
     sql = """
         select * from marts.fct_cross_stage_transfer
-        where method = $method and length_normalization = $normalization
+        where method = $method
+          and (length_normalization = $normalization
+               or ($normalization = 'primary' and is_primary_normalization))
           and ($scale is null or scale = $scale)
           and ($metric is null or metric = $metric)
           and ($category is null or category = $category)

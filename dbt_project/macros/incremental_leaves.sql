@@ -10,25 +10,11 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A filter over `leaves` (an int_prediction_leaves_resolved CTE) keeping leaves to (re)build. -#}
-{% macro pending_leaves_filter(leaves) -%}
+{#- A filter over `leaves` (an int_prediction_leaves_resolved CTE) keeping leaves this model has
+    no rows for yet (all of them on a full refresh). Keyed on the model's own rows, not on the
+    leaves' invocation_id, so a partial build (--select) that skipped this model is caught up. -#}
+{% macro unbuilt_leaves_filter(leaves) -%}
     {%- if is_incremental() %}
     where {{ leaves }}.leaf_fingerprint not in (select distinct leaf_fingerprint from {{ this }})
     {%- endif %}
-{%- endmacro %}
-
-{#- int_prediction_leaves_pending: a filter over `leaves` keeping leaves whose fingerprint is not
-    in marts.fct_item_predictions yet (no filter on a full refresh or before that table exists).
-    Not a ref: the pending leaves are computed before fct_item_predictions inserts them. -#}
-{% macro unbuilt_leaves_filter(leaves) -%}
-    {%- if execute -%}
-    {%- set built = adapter.get_relation(
-        database=this.database, schema='marts', identifier='fct_item_predictions'
-    ) -%}
-    {%- if built is not none and not flags.FULL_REFRESH %}
-    where {{ leaves }}.leaf_fingerprint not in (
-        select distinct built_items.leaf_fingerprint from {{ built }} as built_items
-    )
-    {%- endif -%}
-    {%- endif -%}
 {%- endmacro %}

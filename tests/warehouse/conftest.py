@@ -69,8 +69,8 @@ def assert_matches(db_rows: list[dict], reference: dict, keys: list[str], column
     by_key = {tuple(row[k] for k in keys): row for row in db_rows}
     assert len(by_key) == len(db_rows), "duplicate keys in the mart"
     assert set(by_key) == set(reference), (
-        f"keys differ: only in db {sorted(set(by_key) - set(reference))[:3]}, "
-        f"only in reference {sorted(set(reference) - set(by_key))[:3]}"
+        f"keys differ: only in db {sorted(set(by_key) - set(reference), key=str)[:3]}, "
+        f"only in reference {sorted(set(reference) - set(by_key), key=str)[:3]}"
     )
     compared = 0
     for key, row in by_key.items():

@@ -106,17 +106,28 @@ def benchmark_scores(predictions: dict, chance: dict, primary: dict) -> dict:
     return out
 
 
-def unit_values(scores: dict, primary: dict) -> dict:
-    """{(scale, unit, stage, benchmark, norm, metric): seed-averaged value}; norm "primary"
-    repeats each benchmark's values at its config's primary normalization."""
+def unit_values(scores: dict) -> dict:
+    """{(scale, mixture, stage, benchmark, norm, metric): seed-averaged value} (fct_unit_scores)."""
     acc: dict = defaultdict(list)
     for (scale, mixture, _seed, stage, benchmark, norm), row in scores.items():
-        for label in (norm, "primary") if norm == primary[benchmark] else (norm,):
-            acc[(scale, mixture, stage, benchmark, label, "accuracy")].append(row["accuracy"])
-            acc[(scale, mixture, stage, benchmark, label, "confidence")].append(
-                row["mean_confidence"]
-            )
+        acc[(scale, mixture, stage, benchmark, norm, "accuracy")].append(row["accuracy"])
+        acc[(scale, mixture, stage, benchmark, norm, "confidence")].append(row["mean_confidence"])
     return {key: float(np.mean(values)) for key, values in acc.items()}
+
+
+def with_primary_selection(rows: dict, primary: dict, benchmark_at: int, norm_at: int) -> dict:
+    """`rows` plus, for marts that combine benchmarks, the primary selection: each benchmark's row
+    at its primary normalization again with norm None (is_primary_normalization in SQL)."""
+    out = dict(rows)
+    for key, value in rows.items():
+        if key[norm_at] == primary[key[benchmark_at]]:
+            out[(*key[:norm_at], None, *key[norm_at + 1 :])] = value
+    return out
+
+
+def by_key(rows: dict) -> list:
+    """Items sorted by key, None sorting first (keys mix None and str norms)."""
+    return sorted(rows.items(), key=lambda kv: tuple("" if v is None else str(v) for v in kv[0]))
 
 
 def with_q(rows: dict, family) -> dict:
@@ -224,9 +235,11 @@ def mean_defined(values) -> tuple[int, float | None]:
     return len(defined), (float(np.mean(defined)) if defined else None)
 
 
-def category_transfer(transfer: dict, categories: dict) -> dict:
+def category_transfer(transfer: dict, categories: dict, primary: dict) -> dict:
     groups: dict = defaultdict(list)
-    for (scale, benchmark, metric, norm, method), row in transfer.items():
+    for (scale, benchmark, metric, norm, method), row in with_primary_selection(
+        transfer, primary, 1, 3
+    ).items():
         groups[(scale, categories[benchmark], metric, norm, method)].append(row["r"])
         groups[(scale, "all", metric, norm, method)].append(row["r"])
     return {
@@ -255,11 +268,15 @@ def coherence(pairs: dict, categories: dict) -> tuple[dict, dict]:
     return summarise(by_category), summarise(by_benchmark)
 
 
-def alignment_summary(by_mixture: dict, by_benchmark: dict, categories: dict) -> dict:
+def alignment_summary(
+    by_mixture: dict, by_benchmark: dict, categories: dict, primary: dict
+) -> dict:
     groups: dict = defaultdict(list)
     for (scale, stage, _unit, category, norm, method), row in by_mixture.items():
         groups[(scale, stage, category, "across_benchmarks", norm, method)].append(row["r"])
-    for (scale, stage, benchmark, norm, method), row in by_benchmark.items():
+    for (scale, stage, benchmark, norm, method), row in with_primary_selection(
+        by_benchmark, primary, 2, 3
+    ).items():
         groups[(scale, stage, categories[benchmark], "across_mixtures", norm, method)].append(
             row["r"]
         )
@@ -273,7 +290,7 @@ def alignment_summary(by_mixture: dict, by_benchmark: dict, categories: dict) ->
 
 def persistence(by_mixture: dict) -> dict:
     groups: dict = defaultdict(list)
-    for (scale, stage, unit, category, norm, method), row in sorted(by_mixture.items()):
+    for (scale, stage, unit, category, norm, method), row in by_key(by_mixture):
         if stage == "pretrain" and method == "pearson":
             sft = by_mixture.get((scale, "sft", unit, category, norm, method))
             if sft is not None:
@@ -283,7 +300,7 @@ def persistence(by_mixture: dict) -> dict:
 
 def confidence_structure(pairs: dict) -> dict:
     groups: dict = defaultdict(list)
-    for (scale, metric, norm, kind, a, b, method), row in sorted(pairs.items()):
+    for (scale, metric, norm, kind, a, b, method), row in by_key(pairs):
         if kind == "pt_pt":
             sft = pairs.get((scale, metric, norm, "sft_sft", a, b, method))
             if sft is not None and row["r"] is not None and sft["r"] is not None:
@@ -345,10 +362,13 @@ def item_flips(predictions: dict) -> dict:
     return with_q(out, lambda k: (k[4],))
 
 
-def ranking(values: dict, categories: dict, scale_order: list[str]) -> dict:
+def ranking(values: dict, categories: dict, scale_order: list[str], primary: dict) -> dict:
     series: dict = defaultdict(dict)
     for (scale, unit, stage, benchmark, norm, metric), v in values.items():
         series[(scale, stage, "benchmark", benchmark, metric, norm)][unit] = v
+    for (scale, unit, stage, benchmark, norm, metric), v in with_primary_selection(
+        values, primary, 3, 4
+    ).items():
         cat = series.setdefault((scale, stage, "category", categories[benchmark], metric, norm), {})
         cat.setdefault(unit, []).append(v) if isinstance(cat.get(unit, []), list) else None
     for key, by_unit in series.items():

@@ -22,10 +22,12 @@ def expected(built_lake: BuiltLake) -> dict:
     out = {"items": ref.item_predictions(root)}
     chance, primary = ref.load_benchmark_configs(configs)
     out["scores"] = ref.benchmark_scores(out["items"], chance, primary)
-    out["values"] = ref.unit_values(out["scores"], primary)
+    out["primary"] = primary
+    out["values"] = ref.unit_values(out["scores"])
+    selected = ref.with_primary_selection(out["values"], primary, 3, 4)
     out["transfer"] = ref.cross_stage(out["values"])
-    out["pairs"] = ref.pair_correlations(out["values"], CATEGORIES)
-    out["by_mixture"] = ref.alignment_by_mixture(out["values"], CATEGORIES)
+    out["pairs"] = ref.pair_correlations(selected, CATEGORIES)
+    out["by_mixture"] = ref.alignment_by_mixture(selected, CATEGORIES)
     out["by_benchmark"] = ref.alignment_by_benchmark(out["values"])
     out["mixtures"] = ref.load_mixture_configs(configs)
     return out
@@ -69,7 +71,7 @@ def test_cross_stage_transfer_matches_scipy(built_lake: BuiltLake, expected: dic
 def test_category_transfer_is_mean_of_benchmarks(built_lake: BuiltLake, expected: dict) -> None:
     rows = built_lake.rows("select * from marts.fct_category_transfer")
     keys = ["scale", "category", "metric", "length_normalization", "method"]
-    reference = ref.category_transfer(expected["transfer"], CATEGORIES)
+    reference = ref.category_transfer(expected["transfer"], CATEGORIES, expected["primary"])
     assert_matches(rows, reference, keys, {"n_benchmarks": "n_benchmarks", "mean_r": "mean_r"})
 
 
@@ -98,16 +100,18 @@ def test_pair_correlations_and_coherence(built_lake: BuiltLake, expected: dict) 
 def test_alignment_marts(built_lake: BuiltLake, expected: dict) -> None:
     inference = {c: c for c in ["p_value", "ci_low", "ci_high", "q_value"]}
     rows = built_lake.rows("select * from marts.fct_alignment_by_mixture")
-    keys = ["scale", "stage", "unit", "category", "length_normalization", "method"]
+    keys = ["scale", "stage", "mixture", "category", "length_normalization", "method"]
     columns = {"n_benchmarks": "n", "r_align": "r", **inference}
     assert_matches(rows, expected["by_mixture"], keys, columns)
     rows = built_lake.rows("select * from marts.fct_alignment_by_benchmark")
     keys = ["scale", "stage", "benchmark", "length_normalization", "method"]
-    columns = {"n_units": "n", "r_align": "r", **inference}
+    columns = {"n_mixtures": "n", "r_align": "r", **inference}
     assert_matches(rows, expected["by_benchmark"], keys, columns)
     rows = built_lake.rows("select * from marts.fct_alignment")
     keys = ["scale", "stage", "category", "variant", "length_normalization", "method"]
-    summary = ref.alignment_summary(expected["by_mixture"], expected["by_benchmark"], CATEGORIES)
+    summary = ref.alignment_summary(
+        expected["by_mixture"], expected["by_benchmark"], CATEGORIES, expected["primary"]
+    )
     assert_matches(
         rows, summary, keys, {"n": "n", "r_align": "r_align", "r_align_sd": "r_align_sd"}
     )
@@ -152,6 +156,29 @@ def test_ranking_agreement_matches_kendalltau(built_lake: BuiltLake, expected: d
     rows = built_lake.rows("select * from marts.fct_ranking_agreement")
     keys = ["comparison", "scale_a", "stage_a", "scale_b", "stage_b", "level", "subject", "metric",
             "length_normalization"]  # fmt: skip
-    reference = ref.ranking(expected["values"], CATEGORIES, ["tiny", "small"])
+    reference = ref.ranking(expected["values"], CATEGORIES, ["tiny", "small"], expected["primary"])
     columns = {c: c for c in next(iter(reference.values()))}
     assert_matches(rows, reference, keys, columns)
+
+
+def test_primary_normalization_is_a_flag_not_a_value(built_lake: BuiltLake, expected: dict) -> None:
+    """Per-benchmark marts flag the benchmark's primary row; marts combining benchmarks add the
+    primary selection with length_normalization NULL; no mart has a 'primary' value."""
+    primary = expected["primary"]
+    for table in ("fct_unit_scores", "fct_cross_stage_transfer", "fct_alignment_by_benchmark"):
+        rows = built_lake.rows(
+            f"select distinct benchmark, length_normalization, is_primary_normalization from marts.{table}"
+        )
+        assert rows
+        for row in rows:
+            expected_flag = row["length_normalization"] == primary[row["benchmark"]]
+            assert row["is_primary_normalization"] == expected_flag, (table, row)
+    for table in ("fct_alignment_by_mixture", "fct_benchmark_pair_correlations", "fct_alignment",
+                  "fct_category_transfer", "fct_confidence_structure", "fct_ranking_agreement"):  # fmt: skip
+        level = "where level = 'category'" if table == "fct_ranking_agreement" else ""
+        rows = built_lake.rows(
+            f"select distinct length_normalization, is_primary_normalization from marts.{table} {level}"
+        )
+        flags = {(r["length_normalization"], r["is_primary_normalization"]) for r in rows}
+        assert (None, True) in flags, table
+        assert all(flag == (norm is None) for norm, flag in flags), table

@@ -3,5 +3,8 @@
 -- param: normalization=primary
 select scale, category, metric, method, length_normalization, n_benchmarks, mean_r
 from marts.fct_category_transfer
-where method = $method and length_normalization = $normalization
+where method = $method and (
+    length_normalization = $normalization
+    or ($normalization = 'primary' and is_primary_normalization)
+)
 order by scale, category, metric

@@ -87,7 +87,7 @@ def model(dbt, session):
     """
     seed = int(dbt.config.get("bootstrap_seed"))
     resamples = int(dbt.config.get("bootstrap_resamples"))
-    item_predictions = dbt.ref("fct_item_predictions")  # noqa: F841 (replacement scan below)
+    item_predictions = dbt.ref("int_item_predictions_scored")  # noqa: F841 (replacement scan below)
     benchmarks = dbt.ref("int_benchmarks_resolved")  # noqa: F841 (replacement scan below)
     kept = previous_rows(dbt, session, seed, resamples)
     done = pa.array([], pa.uint64()) if kept is None else kept["leaf_fingerprint"]

@@ -1,6 +1,6 @@
 -- grain: one row per run_id x stage x benchmark x item_id x length_normalization (item_results)
 -- Imported runs without per-choice log-probs (xstage import table) in the column shape of
--- fct_item_predictions, for its union: the harness's outcome does not depend on the length
+-- int_item_predictions_scored, for its union: the harness's outcome does not depend on the length
 -- normalization, so each item appears once per normalization except pmi; quantities that need
 -- the choice distribution (margin, entropy, brier, nll) are NULL.
 with
@@ -26,7 +26,6 @@ final as (
         leaves.run_id,
         leaves.scale,
         leaves.mixture,
-        leaves.unit,
         leaves.seed,
         leaves.stage,
         leaves.benchmark,

@@ -8,7 +8,7 @@
 -- No q_value here: BH depends on the whole family, so fct_item_stage_flips adds it.
 -- The 2 x 2 table of PT -> SFT correctness over items scored at both stages, and the Pearson r
 -- over items of prob_gold at PT with prob_gold at SFT. BH family: length_normalization.
--- fct_item_predictions is read in place by the two sides below, not through an import CTE:
+-- int_item_predictions_scored is read in place by the two sides below, not through an import CTE:
 -- DuckDB materializes a CTE referenced twice, which would copy all 7M rows on every build.
 with
 
@@ -27,7 +27,7 @@ pretrain_items as (
     select
         pairs.pair_fingerprint,
         item_predictions.*
-    from {{ ref('fct_item_predictions') }} as item_predictions
+    from {{ ref('int_item_predictions_scored') }} as item_predictions
     inner join pairs on item_predictions.leaf_fingerprint = pairs.leaf_fingerprint_pretrain
 ),
 
@@ -38,7 +38,7 @@ sft_items as (
         item_predictions.length_normalization,
         item_predictions.is_correct,
         item_predictions.prob_gold
-    from {{ ref('fct_item_predictions') }} as item_predictions
+    from {{ ref('int_item_predictions_scored') }} as item_predictions
     inner join pairs on item_predictions.leaf_fingerprint = pairs.leaf_fingerprint_sft
 ),
 
@@ -46,7 +46,6 @@ paired as (
     select
         pretrain.scale,
         pretrain.mixture,
-        pretrain.unit,
         pretrain.seed,
         pretrain.benchmark,
         pretrain.category,
@@ -68,7 +67,6 @@ aggregated as (
     select
         paired.scale,
         paired.mixture,
-        paired.unit,
         paired.seed,
         paired.benchmark,
         paired.category,

@@ -1,142 +1,40 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed_leaves() }}",
+) }}
 -- grain: one row per scale x mixture x seed x stage x benchmark at the run x stage's latest checkpoint
--- A table, not a view: every incremental mart and its tests read it, and as a view each read
--- would rescan the lake's partitions (720 files on the paper-size lake).
--- A leaf is one lake partition of predictions. Marts use the latest checkpoint per run x stage
--- (DESIGN §10); leaf_fingerprint changes whenever the leaf's file or its benchmark's items change,
--- which is what incremental marts key on.
+-- A leaf is one lake partition of predictions (macros/prediction_leaves.sql). Incremental: a
+-- leaf whose fingerprint changed or that left the lake is deleted first, new fingerprints are
+-- appended stamped with this dbt invocation's id, so `invocation_id = '{{ invocation_id }}'`
+-- names the leaves this build adds (every leaf on a full refresh): the data tests of the big
+-- relations check only their rows. leaf_key is a dense integer key for the per-item softmax,
+-- unique across builds (new leaves are numbered after the kept ones).
 with
 
-predictions as (
-    select * from {{ ref('stg_lake__predictions') }}
+current_leaves as (
+    {{ prediction_leaves_sql() }}
 ),
 
-items as (
-    select * from {{ ref('int_benchmark_items_keyed') }}
-),
-
-item_results as (
-    select * from {{ ref('stg_lake__item_results') }}
-),
-
-runs as (
-    select * from {{ ref('stg_lake__runs') }}
-),
-
-benchmarks as (
-    select * from {{ ref('int_benchmarks_resolved') }}
-),
-
-partitions as (
-    select
-        predictions.scale,
-        predictions.mixture,
-        predictions.seed,
-        predictions.stage,
-        predictions.benchmark,
-        predictions.checkpoint_step,
-        count(*) as n_choice_rows,
-        min(predictions.scored_at) as first_scored_at,
-        max(predictions.scored_at) as last_scored_at
-    from predictions
-    group by all
-    -- imported runs without per-choice log-probs (xstage import table); a leaf never has both
-    union all
-    select
-        item_results.scale,
-        item_results.mixture,
-        item_results.seed,
-        item_results.stage,
-        item_results.benchmark,
-        item_results.checkpoint_step,
-        count(*) as n_choice_rows,
-        min(item_results.imported_at) as first_scored_at,
-        max(item_results.imported_at) as last_scored_at
-    from item_results
-    group by all
-),
-
-latest as (
-    select
-        partitions.scale,
-        partitions.mixture,
-        partitions.seed,
-        partitions.stage,
-        max(partitions.checkpoint_step) as checkpoint_step
-    from partitions
-    group by all
-),
-
-item_versions as (
-    select
-        items.benchmark,
-        bit_xor(items.item_fingerprint) as items_fingerprint
-    from items
-    group by items.benchmark
-),
-
-run_rows as (
-    select
-        runs.scale,
-        runs.mixture,
-        runs.seed,
-        runs.stage,
-        runs.checkpoint_step,
-        arg_max(runs.run_id, runs.created_at) as run_id,
-        arg_max(runs.n_params_nominal, runs.created_at) as n_params_nominal,
-        arg_max(runs.n_params, runs.created_at) as n_params,
-        arg_max(runs.origin, runs.created_at) as origin,
-        arg_max(runs.n_tokens_seen, runs.created_at) as n_tokens_seen
-    from runs
-    group by all
+new_leaves as (
+    select current_leaves.*
+    from current_leaves
+    {%- if is_incremental() %}
+    where current_leaves.leaf_fingerprint not in (select kept.leaf_fingerprint from {{ this }} as kept)
+    {%- endif %}
 ),
 
 final as (
     select
-        coalesce(
-            run_rows.run_id,
-            partitions.scale || '__' || partitions.mixture || '__seed' || partitions.seed
-        ) as run_id,
-        partitions.scale,
-        run_rows.n_params_nominal,
-        run_rows.n_params,
-        partitions.mixture,
-        partitions.mixture as unit,
-        partitions.seed,
-        partitions.stage,
-        coalesce(run_rows.origin, 'unknown') as origin,
-        partitions.checkpoint_step,
-        run_rows.n_tokens_seen,
-        partitions.benchmark,
-        benchmarks.category,
-        partitions.n_choice_rows,
+        new_leaves.*,
         cast(row_number() over (
             order by
-                partitions.scale, partitions.mixture, partitions.seed, partitions.stage,
-                partitions.benchmark
-        ) as integer) as leaf_key,
-        hash(
-            partitions.scale, partitions.mixture, partitions.seed, partitions.stage,
-            partitions.benchmark, partitions.checkpoint_step, partitions.n_choice_rows,
-            partitions.first_scored_at, partitions.last_scored_at, item_versions.items_fingerprint
-        ) as leaf_fingerprint
-    from partitions
-    inner join latest
-        on
-            partitions.scale = latest.scale
-            and partitions.mixture = latest.mixture
-            and partitions.seed = latest.seed
-            and partitions.stage = latest.stage
-            and partitions.checkpoint_step = latest.checkpoint_step
-    left join item_versions on partitions.benchmark = item_versions.benchmark
-    left join benchmarks on partitions.benchmark = benchmarks.benchmark
-    left join run_rows
-        on
-            partitions.scale = run_rows.scale
-            and partitions.mixture = run_rows.mixture
-            and partitions.seed = run_rows.seed
-            and partitions.stage = run_rows.stage
-            and partitions.checkpoint_step = run_rows.checkpoint_step
+                new_leaves.scale, new_leaves.mixture, new_leaves.seed, new_leaves.stage,
+                new_leaves.benchmark
+        ) {%- if is_incremental() %} + (select coalesce(max(kept.leaf_key), 0) from {{ this }} as kept)
+        {%- endif %} as integer) as leaf_key,
+        '{{ invocation_id }}' as invocation_id
+    from new_leaves
 )
 
 select * from final

@@ -16,7 +16,6 @@ final as (
         leaves.n_params_nominal,
         leaves.n_params,
         leaves.mixture,
-        leaves.unit,
         leaves.seed,
         leaves.stage,
         leaves.origin,

@@ -1,10 +1,10 @@
 -- grain: one row per scale x stage x benchmark x length_normalization x method
--- The per-benchmark alignment variant: corr across units (mixtures) of accuracy with mean
--- confidence. BH family: scale x stage x length_normalization x method.
+-- The per-benchmark alignment variant: corr across mixtures (the correlation unit) of accuracy
+-- with mean confidence. BH family: scale x stage x length_normalization x method.
 with
 
 unit_scores as (
-    select * from {{ ref('int_unit_scores_averaged') }}
+    {{ unit_scores_wide_sql() }}
 ),
 
 inputs as (
@@ -14,6 +14,7 @@ inputs as (
         unit_scores.benchmark,
         unit_scores.category,
         unit_scores.length_normalization,
+        unit_scores.is_primary_normalization,
         unit_scores.accuracy as x,
         unit_scores.confidence as y
     from unit_scores
@@ -21,12 +22,12 @@ inputs as (
 
 {{ correlation_ctes(
     'inputs',
-    ['scale', 'stage', 'benchmark', 'category', 'length_normalization'],
+    ['scale', 'stage', 'benchmark', 'category', 'length_normalization', 'is_primary_normalization'],
     ['scale', 'stage', 'length_normalization'],
 ) }},
 
 final as (
-    select correlations.* rename (correlations.n as n_units, correlations.r as r_align)
+    select correlations.* rename (correlations.n as n_mixtures, correlations.r as r_align)
     from correlations
 )
 

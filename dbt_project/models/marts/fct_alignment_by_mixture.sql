@@ -1,27 +1,34 @@
--- grain: one row per scale x stage x unit x category x length_normalization x method
--- r_align: corr across the category's benchmarks of accuracy with mean confidence, for one unit
--- (mixture) at one stage (seed-averaged). BH family: scale x stage x length_normalization x method.
+-- grain: one row per scale x stage x mixture x category x length_normalization x method
+-- r_align: corr across the category's benchmarks of accuracy with mean confidence, for one
+-- mixture (the correlation unit) at one stage (seed-averaged). length_normalization NULL with
+-- is_primary_normalization: each benchmark at its primary normalization. BH family: scale x
+-- stage x length_normalization x method.
 with
 
 unit_scores as (
-    select * from {{ ref('int_unit_scores_averaged') }}
+    {{ unit_scores_wide_sql() }}
+),
+
+selected as (
+    {{ with_primary_selection('unit_scores') }}
 ),
 
 inputs as (
     select
-        unit_scores.scale,
-        unit_scores.stage,
-        unit_scores.unit,
-        unit_scores.category,
-        unit_scores.length_normalization,
-        unit_scores.accuracy as x,
-        unit_scores.confidence as y
-    from unit_scores
+        selected.scale,
+        selected.stage,
+        selected.mixture,
+        selected.category,
+        selected.length_normalization,
+        selected.is_primary_normalization,
+        selected.accuracy as x,
+        selected.confidence as y
+    from selected
 ),
 
 {{ correlation_ctes(
     'inputs',
-    ['scale', 'stage', 'unit', 'category', 'length_normalization'],
+    ['scale', 'stage', 'mixture', 'category', 'length_normalization', 'is_primary_normalization'],
     ['scale', 'stage', 'length_normalization'],
 ) }},
 

@@ -28,6 +28,7 @@ final as (
         sides.metric,
         sides.kind,
         sides.length_normalization,
+        sides.is_primary_normalization,
         sides.method,
         count(sides.r) as n_pairs,
         avg(sides.r) as mean_r

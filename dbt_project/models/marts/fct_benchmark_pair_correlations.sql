@@ -1,10 +1,15 @@
 -- grain: one row per scale x metric x length_normalization x kind x benchmark_a x benchmark_b x method
 -- kind pt_pt and sft_sft: unordered pairs (benchmark_a < benchmark_b) within one stage;
--- cross: ordered pairs a != b of benchmark_a at PT with benchmark_b at SFT. r is over units.
+-- cross: ordered pairs a != b of benchmark_a at PT with benchmark_b at SFT. r is over mixtures.
+-- length_normalization NULL with is_primary_normalization: each benchmark at its primary one.
 with
 
+unit_scores as (
+    select * from {{ ref('fct_unit_scores') }}
+),
+
 unit_values as (
-    select * from {{ ref('int_unit_scores_unpivoted') }}
+    {{ with_primary_selection('unit_scores') }}
 ),
 
 paired as (
@@ -12,6 +17,7 @@ paired as (
         side_a.scale,
         side_a.metric,
         side_a.length_normalization,
+        side_a.is_primary_normalization,
         case
             when side_a.stage = 'pretrain' and side_b.stage = 'pretrain' then 'pt_pt'
             when side_a.stage = 'sft' and side_b.stage = 'sft' then 'sft_sft'
@@ -27,9 +33,9 @@ paired as (
     inner join unit_values as side_b
         on
             side_a.scale = side_b.scale
-            and side_a.unit = side_b.unit
+            and side_a.mixture = side_b.mixture
             and side_a.metric = side_b.metric
-            and side_a.length_normalization = side_b.length_normalization
+            and side_a.length_normalization is not distinct from side_b.length_normalization
     where
         (side_a.stage = side_b.stage and side_a.benchmark < side_b.benchmark)
         or (
@@ -41,8 +47,8 @@ paired as (
 
 {{ correlation_ctes(
     'paired',
-    ['scale', 'metric', 'length_normalization', 'kind', 'benchmark_a', 'category_a',
-     'benchmark_b', 'category_b'],
+    ['scale', 'metric', 'length_normalization', 'is_primary_normalization', 'kind', 'benchmark_a',
+     'category_a', 'benchmark_b', 'category_b'],
     ['scale', 'metric', 'length_normalization', 'kind'],
 ) }},
 

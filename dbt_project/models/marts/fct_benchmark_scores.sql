@@ -9,7 +9,7 @@
 with
 
 item_predictions as (
-    select * from {{ ref('fct_item_predictions') }}
+    select * from {{ ref('int_item_predictions_scored') }}
 ),
 
 calibration_bins as (
@@ -30,7 +30,7 @@ all_leaves as (
 
 leaves as (
     select * from all_leaves
-    {{ pending_leaves_filter('all_leaves') }}
+    {{ unbuilt_leaves_filter('all_leaves') }}
 ),
 
 scored as (
@@ -130,7 +130,6 @@ final as (
         leaves.scale,
         leaves.n_params_nominal,
         leaves.mixture,
-        leaves.unit,
         leaves.seed,
         leaves.stage,
         leaves.origin,

@@ -9,7 +9,7 @@
 with
 
 item_predictions as (
-    select * from {{ ref('fct_item_predictions') }}
+    select * from {{ ref('int_item_predictions_scored') }}
 ),
 
 all_leaves as (
@@ -18,7 +18,7 @@ all_leaves as (
 
 leaves as (
     select * from all_leaves
-    {{ pending_leaves_filter('all_leaves') }}
+    {{ unbuilt_leaves_filter('all_leaves') }}
 ),
 
 scored as (
@@ -80,7 +80,6 @@ final as (
         leaves.run_id,
         leaves.scale,
         leaves.mixture,
-        leaves.unit,
         leaves.seed,
         leaves.stage,
         leaves.benchmark,

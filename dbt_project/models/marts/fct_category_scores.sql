@@ -12,7 +12,6 @@ final as (
         benchmark_scores.run_id,
         benchmark_scores.scale,
         benchmark_scores.mixture,
-        benchmark_scores.unit,
         benchmark_scores.seed,
         benchmark_scores.stage,
         benchmark_scores.category,

@@ -13,6 +13,7 @@ paired as (
         pretrain.scale,
         pretrain.metric,
         pretrain.length_normalization,
+        pretrain.is_primary_normalization,
         pretrain.method as entry_method,
         pretrain.benchmark_a,
         pretrain.benchmark_b,
@@ -23,7 +24,7 @@ paired as (
         on
             pretrain.scale = sft.scale
             and pretrain.metric = sft.metric
-            and pretrain.length_normalization = sft.length_normalization
+            and pretrain.length_normalization is not distinct from sft.length_normalization
             and pretrain.method = sft.method
             and pretrain.benchmark_a = sft.benchmark_a
             and pretrain.benchmark_b = sft.benchmark_b
@@ -32,7 +33,7 @@ paired as (
 
 {{ correlation_ctes(
     'paired',
-    ['scale', 'metric', 'length_normalization', 'entry_method'],
+    ['scale', 'metric', 'length_normalization', 'is_primary_normalization', 'entry_method'],
     ['metric', 'length_normalization', 'entry_method'],
 ) }},
 

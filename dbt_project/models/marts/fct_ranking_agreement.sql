@@ -1,14 +1,19 @@
 -- grain: one row per comparison x scale_a x stage_a x scale_b x stage_b x level x subject x metric x length_normalization
--- How well one ranking of units (mixtures) predicts another (DataDecide's decision accuracy):
+-- How well one ranking of mixtures (the correlation unit) predicts another (DataDecide's decision accuracy):
 -- pretrain_vs_sft within a scale, and scale_vs_scale within a stage (smaller scale first, by
--- n_params_nominal then name). Over unit pairs u < v: pairwise_agreement = concordant /
+-- n_params_nominal then name). Over mixture pairs u < v: pairwise_agreement = concordant /
 -- (concordant + discordant), pairs tied on either side left out; kendall_tau is tau-b.
--- level 'category' ranks units by the unweighted mean over the category's benchmarks. Values
+-- level 'category' ranks mixtures by the unweighted mean over the category's benchmarks. Values
 -- are compared rounded to 12 decimals (float noise of a mean must tie, as in Spearman ranks).
 with
 
 unit_values as (
-    select * from {{ ref('int_unit_scores_unpivoted') }}
+    select * from {{ ref('fct_unit_scores') }}
+),
+
+-- categories mix benchmarks: under each normalization and at each benchmark's primary one
+selected as (
+    {{ with_primary_selection('unit_values') }}
 ),
 
 benchmark_level as (
@@ -16,11 +21,12 @@ benchmark_level as (
         scale,
         n_params_nominal,
         stage,
-        unit,
+        mixture,
         'benchmark' as level,
         benchmark as subject,
         metric,
         length_normalization,
+        is_primary_normalization,
         value
     from unit_values
 ),
@@ -30,13 +36,14 @@ category_level as (
         scale,
         max(n_params_nominal) as n_params_nominal,
         stage,
-        unit,
+        mixture,
         'category' as level,
         category as subject,
         metric,
         length_normalization,
+        is_primary_normalization,
         avg(value) as value
-    from unit_values
+    from selected
     group by all
 ),
 
@@ -75,17 +82,18 @@ matched as (
         side_a.subject,
         side_a.metric,
         side_a.length_normalization,
-        side_a.unit,
+        side_a.is_primary_normalization,
+        side_a.mixture,
         round(side_a.value, 12) as value_a,
         round(side_b.value, 12) as value_b
     from ranked_values as side_a
     inner join ranked_values as side_b
         on
-            side_a.unit = side_b.unit
+            side_a.mixture = side_b.mixture
             and side_a.level = side_b.level
             and side_a.subject = side_b.subject
             and side_a.metric = side_b.metric
-            and side_a.length_normalization = side_b.length_normalization
+            and side_a.length_normalization is not distinct from side_b.length_normalization
     where
         (side_a.scale = side_b.scale and side_a.stage = 'pretrain' and side_b.stage = 'sft')
         or (side_a.scale_rank < side_b.scale_rank and side_a.stage = side_b.stage)
@@ -93,7 +101,7 @@ matched as (
 
 unit_pairs as (
     select
-        first.* exclude (unit, value_a, value_b),
+        first.* exclude (mixture, value_a, value_b),
         sign(first.value_a - second.value_a) as sign_a,
         sign(first.value_b - second.value_b) as sign_b
     from matched as first
@@ -107,8 +115,8 @@ unit_pairs as (
             and first.level = second.level
             and first.subject = second.subject
             and first.metric = second.metric
-            and first.length_normalization = second.length_normalization
-            and first.unit < second.unit
+            and first.length_normalization is not distinct from second.length_normalization
+            and first.mixture < second.mixture
 ),
 
 counted as (
@@ -126,7 +134,7 @@ counted as (
 final as (
     select
         counted.*,
-        cast((1 + sqrt(1 + 8 * counted.n_pairs)) / 2 as bigint) as n_units,
+        cast((1 + sqrt(1 + 8 * counted.n_pairs)) / 2 as bigint) as n_mixtures,
         case
             when counted.n_concordant + counted.n_discordant > 0
                 then counted.n_concordant / (counted.n_concordant + counted.n_discordant)

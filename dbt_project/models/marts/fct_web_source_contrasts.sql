@@ -1,11 +1,12 @@
 -- grain: one row per scale x stage x measure x subject x length_normalization x source_a x source_b
 -- Web source A minus web source B, each the mean over the (web, code, curated) proportions both
 -- sources were trained with: accuracy and confidence per benchmark (fractions; x 100 = points),
--- Pearson r_align per category. source_a < source_b alphabetically.
+-- Pearson r_align per category. source_a < source_b alphabetically. length_normalization NULL
+-- with is_primary_normalization (r_align rows): each benchmark at its primary one.
 with
 
 unit_scores as (
-    select * from {{ ref('int_unit_scores_averaged') }}
+    select * from {{ ref('fct_unit_scores') }}
 ),
 
 alignment as (
@@ -21,30 +22,22 @@ measures as (
     select
         scale,
         stage,
-        unit,
-        'accuracy' as measure,
+        mixture,
+        metric as measure,
         benchmark as subject,
         length_normalization,
-        accuracy as value
+        is_primary_normalization,
+        value
     from unit_scores
     union all
     select
         scale,
         stage,
-        unit,
-        'confidence' as measure,
-        benchmark as subject,
-        length_normalization,
-        confidence as value
-    from unit_scores
-    union all
-    select
-        scale,
-        stage,
-        unit,
+        mixture,
         'r_align' as measure,
         category as subject,
         length_normalization,
+        is_primary_normalization,
         r_align as value
     from alignment
 ),
@@ -56,7 +49,7 @@ sourced as (
         concat_ws('/', mixtures.web_share, mixtures.code_share, mixtures.curated_share)
             as proportions
     from measures
-    inner join mixtures on measures.unit = mixtures.mixture
+    inner join mixtures on measures.mixture = mixtures.mixture
     where measures.value is not null
 ),
 
@@ -67,6 +60,7 @@ matched as (
         source_a.measure,
         source_a.subject,
         source_a.length_normalization,
+        source_a.is_primary_normalization,
         source_a.web_source as source_a,
         source_b.web_source as source_b,
         source_a.value as value_a,
@@ -78,7 +72,7 @@ matched as (
             and source_a.stage = source_b.stage
             and source_a.measure = source_b.measure
             and source_a.subject = source_b.subject
-            and source_a.length_normalization = source_b.length_normalization
+            and source_a.length_normalization is not distinct from source_b.length_normalization
             and source_a.proportions = source_b.proportions
     where source_a.web_source < source_b.web_source
 ),
@@ -90,6 +84,7 @@ final as (
         matched.measure,
         matched.subject,
         matched.length_normalization,
+        matched.is_primary_normalization,
         matched.source_a,
         matched.source_b,
         count(*) as n_proportions,

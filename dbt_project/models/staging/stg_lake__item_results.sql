@@ -16,7 +16,6 @@ renamed as (
         -- identity (partition keys)
         cast(source.scale as varchar) as scale,
         cast(source.mixture as varchar) as mixture,
-        cast(source.mixture as varchar) as unit,
         cast(source.seed as bigint) as seed,
         cast(source.stage as varchar) as stage,
         cast(source.benchmark as varchar) as benchmark,

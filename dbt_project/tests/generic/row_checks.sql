@@ -5,11 +5,13 @@
     absorbs floating-point rounding at the ends, as in the `between` test) and `expressions` (row
     invariants that must not be false). Returns one row per violated check, naming it and counting
     the offending rows (or duplicated keys), so a failure says exactly what broke.
-    `only_leaves` (a relation) with `leaf_columns`: check only rows whose leaf_columns match a row
-    of it (int_prediction_leaves_pending: the leaves this build adds; all on a full refresh). -#}
+    Scoping for the big relations (rows other builds inserted were checked by those builds):
+    `this_build_only` checks only rows stamped with this dbt invocation's id (incremental
+    appends); `only_leaves` (int_prediction_leaves_resolved) with `leaf_columns` checks only rows
+    whose leaf_columns match a leaf this invocation added (every leaf on a full refresh). -#}
 {% test row_checks(
     model, unique_key=[], not_null=[], accepted_values={}, between={}, expressions=[],
-    tolerance=1e-12, only_leaves=none, leaf_columns=[]
+    tolerance=1e-12, only_leaves=none, leaf_columns=[], this_build_only=false
 ) %}
     {%- set checks = [] -%}
     {%- for column in not_null -%}
@@ -45,9 +47,13 @@
         {%- if only_leaves is not none %}
         semi join {{ only_leaves }} as leaves
             on
+            leaves.invocation_id = '{{ invocation_id }}'
             {%- for column in leaf_columns %}
-            {{ "and " if not loop.first }}checked_rows.{{ column }} = leaves.{{ column }}
+            and checked_rows.{{ column }} = leaves.{{ column }}
             {%- endfor %}
+        {%- endif %}
+        {%- if this_build_only %}
+        where checked_rows.invocation_id = '{{ invocation_id }}'
         {%- endif %}
     ),
 
