@@ -108,7 +108,7 @@ def test_build_is_a_no_op_until_a_lake_file_or_config_changes(
     nodes: list[str] = []
     added = warehouse_build.build(root=root, on_node=lambda name, status: nodes.append(name))
     assert not added.up_to_date
-    assert {"fct_item_predictions", "fct_cross_stage_transfer", "dim_runs"} <= set(nodes)
+    assert {"int_item_predictions_scored", "fct_cross_stage_transfer", "dim_runs"} <= set(nodes)
     assert "dim_benchmarks" not in nodes
     assert not any(name.startswith("row_checks_stg_lake__config_") for name in nodes)
     assert len(nodes) < sum(forced.counts.values())

@@ -20,18 +20,23 @@ new_leaves as (
     select current_leaves.*
     from current_leaves
     {%- if is_incremental() %}
-    where current_leaves.leaf_fingerprint not in (select kept.leaf_fingerprint from {{ this }} as kept)
+        where current_leaves.leaf_fingerprint not in (
+            select kept.leaf_fingerprint from {{ this }} as kept
+        )
     {%- endif %}
 ),
 
 final as (
     select
         new_leaves.*,
-        cast(row_number() over (
-            order by
-                new_leaves.scale, new_leaves.mixture, new_leaves.seed, new_leaves.stage,
-                new_leaves.benchmark
-        ) {%- if is_incremental() %} + (select coalesce(max(kept.leaf_key), 0) from {{ this }} as kept)
+        cast(row_number()
+            over (
+                order by
+                    new_leaves.scale, new_leaves.mixture, new_leaves.seed, new_leaves.stage,
+                    new_leaves.benchmark
+            )
+        {%- if is_incremental() %}
+            + (select coalesce(max(kept.leaf_key), 0) from {{ this }} as kept)
         {%- endif %} as integer) as leaf_key,
         '{{ invocation_id }}' as invocation_id
     from new_leaves
