@@ -130,6 +130,7 @@ final as (
         leaves.scale,
         leaves.n_params_nominal,
         leaves.mixture,
+        leaves.mixture as unit,
         leaves.seed,
         leaves.stage,
         leaves.origin,
