@@ -2,9 +2,11 @@
 
 For results from any harness that has no per-choice log-probs: a CSV or Parquet file with columns
 run_id, stage, unit, scale and/or group, benchmark, item_id, is_correct and optionally
-confidence, prob_gold, predicted_index, category, seed, checkpoint_step. `group` is the
-correlation group (models of any size compared together); `scale` alone is the group otherwise. Rows become `item_results` leaves (one per
-run x stage x benchmark) and one `runs` row per run x stage (origin 'import', mixture = unit).
+confidence, prob_gold, predicted_index, n_choices, category, seed, checkpoint_step. `group` is the
+correlation group (models of any size compared together); `scale` alone is the group otherwise.
+For a benchmark without a config, `category` (else `uncategorized`) and `n_choices` (chance =
+1/n_choices) stand in for the config's. Rows become `item_results` leaves (one per run x stage x
+benchmark) and one `runs` row per run x stage (origin 'import', mixture = unit).
 """
 
 from __future__ import annotations
@@ -34,12 +36,18 @@ OPTIONAL = (
     "confidence",
     "prob_gold",
     "predicted_index",
+    "n_choices",
     "category",
     "seed",
     "checkpoint_step",
 )
 TRUE, FALSE = {"true", "1", "yes", "t"}, {"false", "0", "no", "f"}
-INT_MAX = {"predicted_index": 2**15 - 1, "seed": 2**31 - 1, "checkpoint_step": 2**63 - 1}
+INT_RANGE = {
+    "predicted_index": (0, 2**15 - 1),
+    "n_choices": (2, 2**15 - 1),
+    "seed": (0, 2**31 - 1),
+    "checkpoint_step": (0, 2**63 - 1),
+}
 
 
 def import_table(path: Path, overwrite: bool = False, dry_run: bool = False) -> ImportSummary:
@@ -117,12 +125,17 @@ def parse_row(record: dict, imported_at: datetime) -> tuple[RunKey, str, dict]:
     category = record.get("category")
     if category not in (None, "") and not SLUG_PATTERN.match(str(category)):
         raise ValueError(f"category={category!r} is not a slug")
+    n_choices = _integer(record, "n_choices", default=None)
+    predicted = _integer(record, "predicted_index", default=None)
+    if n_choices is not None and predicted is not None and predicted >= n_choices:
+        raise ValueError(f"predicted_index={predicted} is outside 0..{n_choices - 1} (n_choices)")
     row = {
         "item_id": _text(record, "item_id"),
         "is_correct": _boolean(record, "is_correct"),
         "confidence": _probability(record, "confidence"),
         "prob_gold": _probability(record, "prob_gold"),
-        "predicted_index": _integer(record, "predicted_index", default=None),
+        "predicted_index": predicted,
+        "n_choices": n_choices,
         "category": str(category) if category not in (None, "") else "",
         "checkpoint_step": run.checkpoint_step,
         "imported_at": imported_at,
@@ -175,6 +188,7 @@ def _integer(record: dict, name: str, default: int | None) -> int | None:
         number = int(str(value).strip())
     except ValueError:
         raise ValueError(f"{name}={value!r} is not an integer") from None
-    if not 0 <= number <= INT_MAX[name]:
-        raise ValueError(f"{name}={value!r} is outside 0..{INT_MAX[name]}")
+    low, high = INT_RANGE[name]
+    if not low <= number <= high:
+        raise ValueError(f"{name}={value!r} is outside {low}..{high}")
     return number

@@ -142,6 +142,9 @@ ITEM_RESULTS = pa.schema(
         pa.field("checkpoint_step", pa.int64(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
         pa.field("imported_at", UTC_TIMESTAMP, nullable=False),
+        # The item's choice count where the table gave one (chance = 1/n_choices without a config);
+        # last and nullable, so leaves written before it existed still read (union_by_name).
+        pa.field("n_choices", pa.int16(), nullable=True),
     ]
 )
 

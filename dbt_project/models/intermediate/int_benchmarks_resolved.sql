@@ -1,24 +1,47 @@
 -- grain: one row per benchmark (present in benchmark_items or configs)
 -- Config values win; without a config the category comes from the items, chance from 1/n_choices
--- and the primary normalization is 'none' (e.g. generated or imported benchmarks).
+-- and the primary normalization is 'none' (e.g. generated or imported benchmarks). A benchmark
+-- imported as per-item results only (xstage import table) takes the category of its rows
+-- (`uncategorized` when the table gave none) and chance from their n_choices, where given.
 with
 
 items as (
     select * from {{ ref('stg_lake__benchmark_items') }}
 ),
 
+item_results as (
+    select * from {{ ref('stg_lake__item_results') }}
+),
+
 configs as (
     select * from {{ ref('stg_lake__config_benchmarks') }}
 ),
 
-from_items as (
+item_rows as (
     select
         items.benchmark,
-        min(items.category) as category,
-        avg(1.0 / items.n_choices) as chance_accuracy,
-        count(*) as n_items
+        items.category,
+        items.n_choices,
+        true as is_item
     from items
-    group by items.benchmark
+    union all
+    select
+        item_results.benchmark,
+        item_results.category,
+        item_results.n_choices,
+        false as is_item
+    from item_results
+    anti join items on item_results.benchmark = items.benchmark
+),
+
+from_items as (
+    select
+        item_rows.benchmark,
+        min(item_rows.category) as category,
+        avg(1.0 / item_rows.n_choices) as chance_accuracy,
+        count(*) filter (where item_rows.is_item) as n_items
+    from item_rows
+    group by item_rows.benchmark
 ),
 
 final as (

@@ -32,7 +32,7 @@ final as (
         coalesce(leaves.category, item_results.category) as category,
         item_results.item_id,
         normalizations.length_normalization,
-        items.n_choices,
+        coalesce(items.n_choices, item_results.n_choices) as n_choices,
         item_results.predicted_index,
         items.gold_index,
         item_results.is_correct,

@@ -8,7 +8,7 @@ source as (
         'benchmark': 'varchar', 'item_id': 'varchar', 'is_correct': 'boolean',
         'confidence': 'double', 'prob_gold': 'double', 'predicted_index': 'smallint',
         'category': 'varchar', 'checkpoint_step': 'bigint', 'source': 'varchar',
-        'imported_at': 'timestamptz'}) }}
+        'imported_at': 'timestamptz', 'n_choices': 'smallint'}) }}
 ),
 
 renamed as (
@@ -28,6 +28,7 @@ renamed as (
         cast(source.prob_gold as double) as prob_gold,
         cast(source.predicted_index as smallint) as predicted_index,
         cast(source.category as varchar) as category,
+        cast(source.n_choices as smallint) as n_choices,
         -- provenance
         cast(source.source as varchar) as item_results_source,
         cast(source.imported_at as timestamptz) as imported_at
