@@ -8,7 +8,7 @@ choices = answer texts; item_hash = xstage.hashing.item_hash (normalised text, a
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,8 +149,9 @@ def ingest_benchmark(
     """
     path = lake.benchmark_items_path(config.id)
     with lake_writes.writer_lock(["benchmark_items"], "ingest"):
-        imported = _imported_items(path)
-        if path.exists() and not overwrite and imported is None:
+        existing = _existing_items(path)
+        imported = any(row["source"].startswith("import:") for row in existing)
+        if path.exists() and not overwrite and not imported:
             n_rows = pq.read_metadata(path).num_rows
             return IngestResult(config.id, "skipped", n_rows, path=path, message="leaf exists")
         dataset = load_split(config.source)
@@ -159,7 +160,7 @@ def ingest_benchmark(
             raise rejects.error()
         if not items:
             raise InvalidDataError(f"{source_label(config.source)}: no valid rows to write")
-        items = adopt_imported(items, imported or [], path)
+        items = adopt_existing_ids(items, existing, path)
         table = pa.Table.from_pylist(items, schema=BENCHMARK_ITEMS)
         lake.write_parquet(table, path, BENCHMARK_ITEMS)
     rejects.write_sidecar(path, len(items))
@@ -168,22 +169,24 @@ def ingest_benchmark(
     return IngestResult(config.id, "written", len(items), len(rejects), path)
 
 
-def _imported_items(path: Path) -> list[dict[str, Any]] | None:
-    """The leaf's rows that an `xstage import` wrote, or None when it has none."""
-    if not path.exists():
-        return None
-    rows = [row for row in pq.read_table(path).to_pylist() if row["source"].startswith("import:")]
-    return rows or None
+def _existing_items(path: Path) -> list[dict[str, Any]]:
+    """The leaf's rows (none when there is no leaf yet)."""
+    return pq.read_table(path).to_pylist() if path.exists() else []
 
 
-def adopt_imported(
-    items: list[dict[str, Any]], imported: list[dict[str, Any]], path: Path
+def adopt_existing_ids(
+    items: list[dict[str, Any]], existing: list[dict[str, Any]], path: Path
 ) -> list[dict[str, Any]]:
-    """Ingested items with the item_hash of an imported item take its id; the rest stay.
+    """Ingested items with the item_hash of an item already in the leaf keep that item's id.
 
-    So imported predictions keep joining their items whichever came first, import or ingest.
+    So predictions keep joining their items whichever came first, import or ingest, and
+    however often the benchmark is re-ingested with --overwrite (an id an earlier ingest
+    adopted from an import stays). Imported items that match nothing are kept; ingested ones
+    that match nothing are replaced.
     """
-    by_hash = {row["item_hash"]: row for row in imported}
+    by_hash: dict[str, dict[str, Any]] = {}
+    for row in existing:
+        by_hash.setdefault(row["item_hash"], row)
     matched: set[str] = set()
     out = []
     for item in items:
@@ -192,14 +195,18 @@ def adopt_imported(
             matched.add(twin["item_id"])
             item = {**item, "item_id": twin["item_id"]}
         out.append(item)
-    rest = [row for row in imported if row["item_id"] not in matched]
-    taken = {item["item_id"] for item in out}
-    clash = [row["item_id"] for row in rest if row["item_id"] in taken]
+    rest = [
+        row
+        for row in existing
+        if row["item_id"] not in matched and row["source"].startswith("import:")
+    ]
+    counts = Counter(row["item_id"] for row in out + rest)
+    clash = sorted(item_id for item_id, n in counts.items() if n > 1)
     if clash:
         raise InvalidDataError(
-            f"{path}: imported item id {clash[0]!r} (and {len(clash) - 1} more) is also an "
-            f"ingested item id with other text; map the import to another benchmark id "
-            f"(--task-map) and import it again"
+            f"{path}: item id {clash[0]!r} (and {len(clash) - 1} more) would name two items with "
+            f"other text (an imported id is also an ingested one); map the import to another "
+            f"benchmark id (--task-map) and import it again"
         )
     return out + rest
 

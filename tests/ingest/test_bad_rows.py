@@ -183,7 +183,7 @@ def test_corrupt_or_empty_mirror_file_is_one_line_and_the_next_benchmark_still_r
 
 
 def test_ingest_after_import_keeps_the_imported_ids():
-    from ingest.benchmark_items import adopt_imported
+    from ingest.benchmark_items import adopt_existing_ids
 
     imported = [
         {"item_id": "000001", "item_hash": "h1", "source": "import:lm_eval:piqa"},
@@ -193,5 +193,10 @@ def test_ingest_after_import_keeps_the_imported_ids():
         {"item_id": "validation-000000", "item_hash": "h1", "source": "hf"},
         {"item_id": "validation-000001", "item_hash": "h2", "source": "hf"},
     ]
-    ids = [row["item_id"] for row in adopt_imported(ingested, imported, Path("leaf"))]
+    ids = [row["item_id"] for row in adopt_existing_ids(ingested, imported, Path("leaf"))]
     assert ids == ["000001", "validation-000001", "000002"]  # nothing an import wrote vanishes
+    # a re-ingest (--overwrite) keeps the ids an earlier ingest adopted; stale ingested rows go
+    adopted = [{**row, "item_id": i, "source": "hf"} for row, i in zip(ingested, ids, strict=False)]
+    adopted.append({"item_id": "validation-000009", "item_hash": "gone", "source": "hf"})
+    again = adopt_existing_ids(ingested, adopted + imported[1:], Path("leaf"))
+    assert [row["item_id"] for row in again] == ids
