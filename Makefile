@@ -47,6 +47,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project/models --processes 1
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format .

@@ -11,7 +11,6 @@ half-written corpus.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import os
 import shutil
@@ -23,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingest import web_filters
 from ingest.benchmark_items import IngestResult
 from ingest.rejects import InvalidDataError, Rejects
 from ingest.sources import iter_records, load_split, mirror_root, source_label
@@ -33,11 +33,11 @@ from xstage.schemas import DOCUMENTS
 
 log = logging.getLogger(__name__)
 
-# Transform key (a corpus config's `transform`) -> "module:function"; text -> text or None (drop).
-TRANSFORMS: dict[str, str] = {
-    "minimal_filter": "ingest.web_filters:minimal_filter",
-    "edu_filter": "ingest.web_filters:edu_filter",
-    "quality_filter": "ingest.web_filters:quality_filter",
+# Transform key (a corpus config's `transform`) -> function; text -> text or None (drop).
+TRANSFORMS: dict[str, Callable[[str], str | None]] = {
+    "minimal_filter": web_filters.minimal_filter,
+    "edu_filter": web_filters.edu_filter,
+    "quality_filter": web_filters.quality_filter,
 }
 ID_FIELDS = ("id", "task_id")  # a dataset's own document id, when it has one
 PART_MAX_DOCS = 100_000
@@ -45,13 +45,12 @@ PART_MAX_CHARS = 256_000_000
 
 
 def get_transform(name: str) -> Callable[[str], str | None]:
-    """Import the transform registered as `name`."""
+    """The transform registered as `name`; an unknown name is an error listing the known ones."""
     if name not in TRANSFORMS:
         raise ConfigError(
             f"transform={name!r} is not registered; known: {', '.join(sorted(TRANSFORMS))}"
         )
-    module, _, attr = TRANSFORMS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return TRANSFORMS[name]
 
 
 def resolve_chain(config: CorpusConfig) -> tuple[CorpusConfig, list[Callable[[str], str | None]]]:

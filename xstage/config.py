@@ -6,8 +6,8 @@ Used by: xstage validate, xstage ls, and every command that takes an id
 
 from __future__ import annotations
 
-import importlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -25,17 +25,6 @@ from pydantic import (
 from xstage.ids import check_scale, check_slug
 
 CONFIG_DIR_ENV = "XSTAGE_CONFIG_DIR"
-# Kind folder -> "module:Class". Imported lazily so validating one kind never imports a stage.
-CONFIG_KINDS: dict[str, str] = {
-    "benchmarks": "xstage.config:BenchmarkConfig",
-    "corpora": "xstage.config:CorpusConfig",
-    "mixtures": "xstage.config:MixtureConfig",
-    "scales": "xstage.config:ScaleConfig",
-    "recipes": "xstage.config:RecipeConfig",
-    "studies": "xstage.study_config:StudyConfig",
-    "chat": "xstage.config:ChatDatasetConfig",
-}
-
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -97,12 +86,16 @@ def load_file(path: Path, cls: type[ModelT]) -> ModelT:
     return model
 
 
-def kind_class(kind: str) -> type[BaseModel]:
-    """The config model of a kind folder (`benchmarks`, `mixtures`, ...)."""
-    if kind not in CONFIG_KINDS:
-        raise ConfigError(f"unknown config kind {kind!r}; expected one of {sorted(CONFIG_KINDS)}")
-    module, _, attr = CONFIG_KINDS[kind].partition(":")
-    return getattr(importlib.import_module(module), attr)
+def kind_class(kind: str, kinds: Mapping[str, type[BaseModel]] | None = None) -> type[BaseModel]:
+    """The config model of a kind folder (`benchmarks`, `mixtures`, ...).
+
+    `kinds` defaults to the ground floor's CONFIG_KINDS; the runner passes its own, which adds
+    `studies` (a study config is the runner's contract, not a stage's).
+    """
+    kinds = CONFIG_KINDS if kinds is None else kinds
+    if kind not in kinds:
+        raise ConfigError(f"unknown config kind {kind!r}; expected one of {sorted(kinds)}")
+    return kinds[kind]
 
 
 def load_config(kind: str, config_id: str) -> BaseModel:
@@ -128,14 +121,16 @@ def load_all(kind: str) -> list[BaseModel]:
     return [load_config(kind, config_id) for config_id in list_ids(kind)]
 
 
-def validate_tree(root: Path | None = None) -> list[tuple[Path, str | None]]:
-    """Validate every YAML under configs/; return (path, error or None) per file."""
+def validate_tree(
+    root: Path | None = None, kinds: Mapping[str, type[BaseModel]] | None = None
+) -> list[tuple[Path, str | None]]:
+    """Validate every YAML under configs/ (one `kinds` folder each); (path, error or None) per file."""
     root = root or config_dir()
     results: list[tuple[Path, str | None]] = []
     for path in sorted(root.rglob("*.y*ml")):
         kind = path.relative_to(root).parts[0]
         try:
-            load_file(path, kind_class(kind))
+            load_file(path, kind_class(kind, kinds))
             results.append((path, None))
         except ConfigError as exc:
             results.append((path, str(exc)))
@@ -463,3 +458,15 @@ class ChatDatasetConfig(StrictModel):
     """What the dataset stands for in the study."""
 
     _id = field_validator("id")(_slug)
+
+
+# Kind folder -> its config model, for `xstage validate` and `xstage ls`. Study configs are not
+# here: they belong to the runner (runner.study_config.CONFIG_KINDS adds them).
+CONFIG_KINDS: dict[str, type[StrictModel]] = {
+    "benchmarks": BenchmarkConfig,
+    "corpora": CorpusConfig,
+    "mixtures": MixtureConfig,
+    "scales": ScaleConfig,
+    "recipes": RecipeConfig,
+    "chat": ChatDatasetConfig,
+}

@@ -1,25 +1,30 @@
-"""Scoring backends, chosen by `--backend` and imported lazily so `hf` never imports vllm.
+"""Scoring backends, chosen by `--backend`; `hf` never imports vllm.
 
 Used by: xstage score --backend hf|vllm, and scoring.score.score_run.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from scoring.backends.base import ScoringBackend
+from scoring.backends.hf import HFBackend
 
-# Backend id -> "module:attr". Plain dict, imported on use (STYLE §2.3).
-BACKENDS: dict[str, str] = {
-    "hf": "scoring.backends.hf:HFBackend",
-    "vllm": "scoring.backends.vllm:VLLMBackend",
-}
+
+def _vllm_backend(model_dir: Path, **options: object) -> ScoringBackend:
+    """The vLLM engine, imported only when chosen: vllm is an optional, heavy install."""
+    from scoring.backends.vllm import VLLMBackend
+
+    return VLLMBackend(model_dir, **options)
+
+
+# Backend id -> a constructor taking (model_dir, **options).
+BACKENDS: dict[str, Callable[..., ScoringBackend]] = {"hf": HFBackend, "vllm": _vllm_backend}
 
 
 def load_backend(name: str, model_dir: Path, **options: object) -> ScoringBackend:
     """Instantiate backend `name` on `model_dir` (options: device, dtype, trust_remote_code...)."""
     if name not in BACKENDS:
         raise ValueError(f"backend={name!r} must be one of {', '.join(sorted(BACKENDS))}")
-    module, _, attr = BACKENDS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)(model_dir, **options)
+    return BACKENDS[name](model_dir, **options)

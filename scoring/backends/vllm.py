@@ -1,6 +1,6 @@
 """The vLLM backend: prompt log-probs from an in-process engine (DESIGN §5).
 
-Used by: xstage score --backend vllm. Imported only when chosen (scoring.backends.BACKENDS).
+Used by: xstage score --backend vllm. Imported only when chosen (scoring.backends._vllm_backend).
 Each choice is one `TokensPrompt` of context + continuation with
 `SamplingParams(max_tokens=1, prompt_logprobs=0)`; vLLM ignores its prefix cache for
 prompt-logprob requests, so it pays one full prompt per choice. Needs head_dim >= 32 on CPU

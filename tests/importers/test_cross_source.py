@@ -6,8 +6,8 @@ from typer.testing import CliRunner
 
 from importers.batch import RunKey
 from importers.lm_eval import import_lm_eval
+from runner.cli import app
 from xstage import lake
-from xstage.cli import app
 
 from .conftest import TOY_MAP, write_samples
 

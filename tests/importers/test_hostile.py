@@ -22,7 +22,7 @@ from xstage.ids import case_collisions, check_run_id, path_key
 from .conftest import TOY_MAP, lm_eval_line, toy_lines, write_samples
 
 HEADER = "run_id,stage,unit,group,scale,benchmark,item_id,is_correct,confidence\n"
-CLI = [sys.executable, "-c", "from xstage.cli import app; app()"]
+CLI = [sys.executable, "-c", "from runner.cli import app; app()"]
 
 
 def write_table(path: Path, run_id: str, benchmarks: list[str], n: int = 20) -> Path:

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from importers.batch import ImportFailed, RunKey
 from importers.lm_eval import import_lm_eval
+from runner.cli import app
 from xstage import lake, schemas
-from xstage.cli import app
 
 from .conftest import TOY_MAP, toy_lines, write_samples
 

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from ingest.benchmark_items import ingest_benchmark
 from ingest.rejects import InvalidDataError
 from ingest.sources import find_bad_text
+from runner.cli import app
 from tests.ingest.conftest import invalid_utf8_strings, write_mirror_file
 from xstage import lake
-from xstage.cli import app
 from xstage.config import load_config
 
 GOOD_PIQA = {"goal": "Open a jar", "sol1": "Twist the lid.", "sol2": "Hit it.", "label": 0}

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from ingest.chat import ingest_chat
 from ingest.rejects import InvalidDataError
+from runner.cli import app
 from tests.ingest.conftest import write_mirror_file
 from xstage import lake
-from xstage.cli import app
 from xstage.config import load_config
 from xstage.schemas import CHAT_EXAMPLES
 

@@ -199,7 +199,7 @@ def test_empty_and_non_text_documents_are_rejected(temp_mirror: Path):
 def test_cli_ingest_corpus_and_a_corpus_missing_from_the_mirror():
     from typer.testing import CliRunner
 
-    from xstage.cli import app
+    from runner.cli import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["ingest", "corpus", "demo_curated"])

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ingest.sources import HubUnavailableError, SourceMissingError, load_split, mirror_path
+from runner.cli import app
 from tests.ingest.conftest import write_mirror_file
-from xstage.cli import app
 from xstage.config import DatasetSource
 
 runner = CliRunner()

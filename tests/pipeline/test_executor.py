@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from xstage.study_config import load_study
-from xstage.study_plan import plan_study
+from runner.study_config import load_study
+from runner.study_plan import plan_study
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def test_two_jobs_give_the_same_marts_as_one(mini_study, tmp_path):
 
 
 def test_ready_steps_follow_the_dag_and_exclusive_steps_run_alone(mini_study):
-    from xstage.executor import _Schedule
+    from runner.executor import _Schedule
 
     config, path = load_study(mini_study)
     plan = plan_study(config, path)

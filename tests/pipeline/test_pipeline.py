@@ -3,10 +3,11 @@ import json
 import pytest
 import yaml
 
-from xstage import lake, pipeline
+from runner import pipeline
+from runner.study_config import load_study
+from runner.study_plan import plan_study
+from xstage import lake
 from xstage.config import config_dir
-from xstage.study_config import load_study
-from xstage.study_plan import plan_study
 
 
 @pytest.fixture

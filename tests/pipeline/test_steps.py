@@ -17,12 +17,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from runner import steps
+from runner.cli import app
+from runner.study_config import load_study
+from runner.study_plan import plan_study
 from training.__main__ import app as training_app
-from xstage import steps
-from xstage.cli import app
 from xstage.config import config_dir
-from xstage.study_config import load_study
-from xstage.study_plan import plan_study
 
 # Step class -> the library function its run() and its CLI command both call.
 TARGETS = {

@@ -4,11 +4,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from runner.cli import app
+from runner.steps import command_lines
+from runner.study_config import load_study
+from runner.study_plan import plan_study
 from training.__main__ import app as training_app
-from xstage.cli import app
-from xstage.steps import command_lines
-from xstage.study_config import load_study
-from xstage.study_plan import plan_study
 
 
 def parse_only(line: str) -> None:

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runner.study_config import CONFIG_KINDS, StudyConfig, load_study
 from xstage.config import ConfigError, config_dir, validate_tree
 from xstage.ids import Stage
-from xstage.study_config import StudyConfig, load_study
 
 STUDIES = config_dir() / "studies"
 
@@ -42,7 +42,11 @@ def test_paper_study_is_the_reference_grid():
 
 
 def test_validate_tree_covers_studies():
-    results = {path.name: error for path, error in validate_tree() if "studies" in path.parts}
+    results = {
+        path.name: error
+        for path, error in validate_tree(kinds=CONFIG_KINDS)
+        if "studies" in path.parts
+    }
     assert results == {"demo.yaml": None, "paper.yaml": None}
 
 

@@ -4,10 +4,11 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from xstage import lake, pipeline
-from xstage.cli import app
-from xstage.study_config import load_study
-from xstage.study_plan import checkpoint_meta, plan_study, study_corpora
+from runner import pipeline
+from runner.cli import app
+from runner.study_config import load_study
+from runner.study_plan import checkpoint_meta, plan_study, study_corpora
+from xstage import lake
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_step_log_appends_events(demo_plan):
     ],
 )
 def test_device_time_rounds_to_two_significant_figures(hours, expected):
-    from xstage.study_tables import device_time
+    from runner.study_tables import device_time
 
     assert device_time(hours, "H200") == expected
 
@@ -114,7 +115,7 @@ def test_device_time_rounds_to_two_significant_figures(hours, expected):
 def test_summary_table_puts_all_last_and_scales_in_given_order():
     from rich.console import Console
 
-    from xstage.study_tables import summary_table
+    from runner.study_tables import summary_table
 
     rows = [
         {"scale": s, "category": c, "metric": m, "mean_r": r}
@@ -132,7 +133,7 @@ def test_summary_table_puts_all_last_and_scales_in_given_order():
 
 
 def test_score_steps_group_benchmarks_by_sample_size(demo_plan):
-    from xstage.study_plan import limit_groups
+    from runner.study_plan import limit_groups
 
     step = demo_plan.select("score")[0]
     groups = dict(limit_groups(step.limits))

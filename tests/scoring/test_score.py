@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from runner.cli import app
 from scoring.external import scale_label, score_model
 from scoring.score import resolve_checkpoint, score_run
 from xstage import lake
-from xstage.cli import app
 from xstage.schemas import PREDICTIONS, RUNS
 
 RUN_ID = "tiny__demo_minimal_65_25_10__seed0"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from xstage.cli import app
+from runner.cli import app
 
 runner = CliRunner()
 

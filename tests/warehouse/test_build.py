@@ -13,11 +13,11 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
+from runner.cli import app
 from tests.warehouse.conftest import BuiltLake, close
 from warehouse import build as warehouse_build
 from warehouse import synthetic
 from xstage import lake, schemas
-from xstage.cli import app
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 

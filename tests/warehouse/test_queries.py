@@ -5,9 +5,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from runner.cli import app
 from warehouse import queries
 from xstage import lake
-from xstage.cli import app
 
 runner = CliRunner()
 

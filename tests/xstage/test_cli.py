@@ -3,7 +3,7 @@ import sys
 
 from typer.testing import CliRunner
 
-from xstage.cli import app
+from runner.cli import app
 
 runner = CliRunner()
 
@@ -28,7 +28,7 @@ def test_ls_rejects_unknown_kind():
 
 def test_help_does_not_import_heavy_stacks():
     code = (
-        "import sys; from xstage.cli import app; "
+        "import sys; from runner.cli import app; "
         "heavy = [m for m in ('torch', 'vllm', 'dbt', 'transformers') if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
     )

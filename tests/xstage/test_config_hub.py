@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from xstage.cli import app
+from runner.cli import app
+from runner.study_config import CONFIG_KINDS
 from xstage.config import ConfigError, config_dir, kind_class, list_ids, load_file
 
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "configs"
@@ -42,7 +43,7 @@ CATEGORIES = {
 @pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda path: f"{path.parent.name}/{path.name}")
 def test_config_validates(path: Path):
     kind = path.relative_to(CONFIG_ROOT).parts[0]
-    config = load_file(path, kind_class(kind))
+    config = load_file(path, kind_class(kind, CONFIG_KINDS))
     assert getattr(config, "id", None) or getattr(config, "scale", None)
 
 

@@ -1,7 +1,7 @@
 """Rich tables for the study runner: the plan with cost estimates, outcomes, and the summary.
 
 Used by: xstage run STUDY --dry-run (plan_table), xstage run STUDY (outcome_table,
-summary_table). Builds tables only; xstage/run_cli.py prints them.
+summary_table). Builds tables only; runner/run_cli.py prints them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from rich.table import Table
 
-from xstage.study_plan import STEP_KINDS, Step, StudyPlan
+from runner.study_plan import STEP_KINDS, Step, StudyPlan
 
 
 def human_tokens(tokens: float) -> str:
@@ -122,7 +122,7 @@ def summary_table(rows: Sequence[dict], scales: Sequence[str], source: str) -> T
 
 def dry_run_output(plan: StudyPlan, only: str | None, commands: bool, nproc: int) -> list:
     """What `--dry-run` prints: the plan table and cost note, or the pending steps' commands."""
-    from xstage.steps import command_lines
+    from runner.steps import command_lines
 
     selected = plan.select(only)
     if commands:

@@ -1,6 +1,7 @@
 """The `xstage` command: a typer root that mounts each stage's thin commands.
 
-Used by: `xstage --help` and every subcommand. Heavy imports happen inside commands.
+Used by: `xstage --help` and every subcommand. The stages' cli modules are imported here
+directly (they import nothing heavy); heavy imports happen inside commands.
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ from typing import Annotated
 
 import typer
 
+import importers.cli
+import ingest.cli
+import scoring.cli
+import training.cli
+import warehouse.cli
+import warehouse.query_cli
+from runner import run_cli
 from xstage import __version__
 from xstage.console import setup_logging, stdout
 
@@ -63,9 +71,10 @@ def version() -> None:
 @app.command()
 def validate() -> None:
     """Validate every YAML under configs/; exit 1 naming file and field on the first bad one."""
+    from runner.study_config import CONFIG_KINDS
     from xstage.config import config_dir, validate_tree
 
-    results = validate_tree()
+    results = validate_tree(kinds=CONFIG_KINDS)
     failures = [(path, error) for path, error in results if error]
     for _, error in failures:
         stdout.error(error, label="invalid")
@@ -81,7 +90,7 @@ def list_things(
     kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(LS_KINDS))}.")],
 ) -> None:
     """List benchmarks, corpora, mixtures, scales, recipes, studies, runs or named queries."""
-    from xstage.listing import list_table
+    from runner.listing import list_table
 
     if kind not in LS_KINDS:
         raise typer.BadParameter(f"{kind!r}: expected one of {', '.join(sorted(LS_KINDS))}")
@@ -95,24 +104,15 @@ def list_things(
     stdout.print(list_table(kind))
 
 
-def _mount_stages() -> None:
-    """Attach each stage's commands; a stage's cli module imports nothing heavy."""
-    import importlib
-
-    for module_name in STAGE_CLIS:
-        module = importlib.import_module(module_name)
-        module.register(app)
-
-
-# Each module defines `register(app)` adding its commands (ingest, train, sft, score, ...).
-STAGE_CLIS: list[str] = [
-    "ingest.cli",
-    "warehouse.query_cli",
-    "warehouse.cli",
-    "xstage.run_cli",
-    "scoring.cli",
-    "importers.cli",
-    "training.cli",
+# Each module's `register(app)` adds its commands (ingest, train, sft, score, ...), in this order.
+STAGE_CLIS = [
+    ingest.cli,
+    warehouse.query_cli,
+    warehouse.cli,
+    run_cli,
+    scoring.cli,
+    importers.cli,
+    training.cli,
 ]
-
-_mount_stages()
+for _module in STAGE_CLIS:
+    _module.register(app)

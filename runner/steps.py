@@ -1,6 +1,6 @@
 """The typed study steps: one frozen dataclass per step kind, each with its outputs, call and command.
 
-Used by: xstage.study_plan (builds a DAG of these), xstage.pipeline and xstage.executor (run
+Used by: runner.study_plan (builds a DAG of these), runner.pipeline and runner.executor (run
 them), `xstage run --dry-run --commands` (prints them). Each class holds, side by side, the
 step's done-check over lake paths, `run()` (the stage library call, imported when it runs) and
 `commands()` (the `xstage ...` argv doing the same work through the real CLI), so the two

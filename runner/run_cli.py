@@ -1,8 +1,8 @@
 """`xstage run` (a whole study, resumable) and `xstage report` (its HTML report).
 
 Used by: xstage run configs/studies/demo.yaml [--dry-run] [--only STEP] [--jobs N]; xstage report [STUDY];
-`make demo`. Thin: the plan lives in xstage.study_plan, the runners in xstage.pipeline
-(in-process) and xstage.executor (worker processes).
+`make demo`. Thin: the plan lives in runner.study_plan, the runners in runner.pipeline
+(in-process) and runner.executor (worker processes).
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ def run(
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help=JOBS_HELP)] = None,
 ) -> None:
     """Run a study end to end (ingest -> ... -> report), skipping finished study steps."""
-    from xstage import executor, pipeline, study_tables
-    from xstage.study_config import load_study
-    from xstage.study_plan import plan_study
+    from runner import executor, pipeline, study_tables
+    from runner.study_config import load_study
+    from runner.study_plan import plan_study
 
     try:
         config, path = load_study(study)
@@ -51,11 +51,8 @@ def run(
             for part in study_tables.dry_run_output(plan, only, commands, nproc):
                 stdout.print(part, highlight=False, soft_wrap=commands)
             return
-        jobs = jobs or executor.default_jobs()
-        if jobs == 1:
-            outcomes = pipeline.run_study(plan, only)
-        else:
-            outcomes = executor.run_parallel(plan, only, jobs)
+        engine: executor.Executor = executor.LocalExecutor(jobs or executor.default_jobs())
+        outcomes = engine.run(plan, only)
     except (pipeline.StepError, ValueError) as exc:
         console.error(exc, label="error:")
         raise typer.Exit(1) from None
@@ -70,8 +67,8 @@ def run(
 
 def report(study: Annotated[str, STUDY_ARG] = "demo") -> None:
     """Write <data>/reports/<study>/index.html (figures beside it) from the warehouse marts."""
-    from xstage import pipeline
-    from xstage.study_config import load_study
+    from runner import pipeline
+    from runner.study_config import load_study
 
     config, _ = load_study(study)
     stdout.print(f"report: {pipeline.write_report(config.id)}")

@@ -1,6 +1,8 @@
 """The local executor: run a study's step DAG on a pool of worker processes (`xstage run --jobs N`).
 
 Used by: xstage run STUDY --jobs N (N > 1; `--jobs 1` is pipeline.run_study, in-process).
+`Executor` is what `xstage run` calls; `LocalExecutor` is this module's, other executors (Slurm)
+implement the same one method.
 A step starts as soon as the steps it depends on are done; each worker process (spawned, so
 no torch or OpenMP state is forked) uses max(1, cores // N) torch threads unless the study sets
 `torch_threads`. Steps that write shared files (build, report) run alone. The main process
@@ -17,11 +19,38 @@ import resource
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Protocol
 
+from runner.pipeline import StepError, StepOutcome, append_step_log, run_study, write_resolved_study
+from runner.steps import Step
+from runner.study_plan import StudyPlan
 from xstage.console import console
-from xstage.pipeline import StepError, StepOutcome, append_step_log, write_resolved_study
-from xstage.steps import Step
-from xstage.study_plan import StudyPlan
+
+
+class Executor(Protocol):
+    """Runs the pending steps of a study plan; what `xstage run` calls, whatever runs them."""
+
+    def run(self, plan: StudyPlan, only: str | None) -> list[StepOutcome]:
+        """Run every pending step of `plan` (or of kind `only`); the outcome of each step handled.
+
+        Steps whose outputs exist are skipped; a failed step raises StepError naming it, and a
+        rerun resumes from what exists.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class LocalExecutor:
+    """This machine: one process (`jobs == 1`, in order) or a pool of `jobs` worker processes."""
+
+    jobs: int
+
+    def run(self, plan: StudyPlan, only: str | None) -> list[StepOutcome]:
+        """See `Executor.run`."""
+        if self.jobs == 1:
+            return run_study(plan, only)
+        return run_parallel(plan, only, self.jobs)
 
 
 def default_jobs() -> int:

@@ -9,10 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xstage import lake
-from xstage.config import ScaleConfig, load_config
-from xstage.ids import Stage, run_id
-from xstage.steps import (
+from runner.steps import (
     Build,
     IngestBenchmark,
     IngestChat,
@@ -27,7 +24,10 @@ from xstage.steps import (
     limit_groups,
     resolve_device,
 )
-from xstage.study_config import StudyConfig, resolved_recipe
+from runner.study_config import StudyConfig, resolved_recipe
+from xstage import lake
+from xstage.config import ScaleConfig, load_config
+from xstage.ids import Stage, run_id
 
 __all__ = ["StudyPlan", "checkpoint_meta", "limit_groups", "plan_study", "study_corpora"]
 

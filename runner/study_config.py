@@ -14,7 +14,18 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from xstage.config import ConfigError, StrictModel, config_dir, load_file
+from xstage.config import (
+    CONFIG_KINDS as STAGE_CONFIG_KINDS,
+)
+from xstage.config import (
+    ConfigError,
+    RecipeConfig,
+    StrictModel,
+    config_dir,
+    kind_class,
+    load_config,
+    load_file,
+)
 from xstage.ids import Stage, check_scale, check_slug
 
 Scalar = float | int | str | bool | None
@@ -22,8 +33,6 @@ Scalar = float | int | str | bool | None
 
 def _check_refs(ids: list[str], kind: str, info: ValidationInfo) -> list[str]:
     """Check that every id has a valid `configs/<kind>/<id>.yaml` (loads it, so it is valid too)."""
-    from xstage.config import kind_class  # the class registry, imported lazily as everywhere
-
     if len(set(ids)) != len(ids):
         raise ValueError(f"an id is listed twice: {ids}")
     for value in ids:
@@ -212,8 +221,6 @@ def resolved_recipe(recipes: ScaleRecipes, stage: str) -> StrictModel:
 
     An unknown or ill-typed override is an error that names the field.
     """
-    from xstage.config import RecipeConfig, load_config
-
     recipe_id = recipes.pretrain if stage == "pretrain" else recipes.sft
     recipe: RecipeConfig = load_config("recipes", recipe_id)
     if recipe.stage != stage:
@@ -234,3 +241,7 @@ def load_study(ref: str | Path) -> tuple[StudyConfig, Path]:
         check_slug(str(ref), "study")
         path = config_dir() / "studies" / f"{ref}.yaml"
     return load_file(path.resolve(), StudyConfig), path.resolve()
+
+
+# Every config folder `xstage validate` and `xstage ls` know: the stages' kinds plus studies.
+CONFIG_KINDS: dict[str, type[StrictModel]] = {**STAGE_CONFIG_KINDS, "studies": StudyConfig}

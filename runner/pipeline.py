@@ -2,7 +2,7 @@
 
 Used by: xstage run configs/studies/demo.yaml [--dry-run] [--only STEP].
 
-Each typed step (xstage.steps) imports its stage library only when it runs, so planning and
+Each typed step (runner.steps) imports its stage library only when it runs, so planning and
 `--dry-run` import no stage. Every step's library function is idempotent; the plan also checks
 each step's outputs (lake leaves,
 checkpoint `final/meta.json`, warehouse and report mtimes), so a rerun after a crash at any
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runner.steps import Step
+from runner.study_plan import StudyPlan
 from xstage import lake
-from xstage.steps import Step
-from xstage.study_plan import StudyPlan
 
 log = logging.getLogger(__name__)
 

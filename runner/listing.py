@@ -8,8 +8,9 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 from rich.table import Table
 
+from runner.study_config import CONFIG_KINDS
 from xstage import lake
-from xstage.config import list_ids, load_config
+from xstage.config import config_dir, kind_class, list_ids, load_file
 
 # Which fields of each config kind `ls` shows, after the id.
 COLUMNS: dict[str, list[str]] = {
@@ -33,7 +34,9 @@ def list_table(kind: str) -> Table:
     for name in ["id", *columns]:
         table.add_column(name)
     for config_id in list_ids(kind):
-        config = load_config(kind, config_id)
+        config = load_file(
+            config_dir() / kind / f"{config_id}.yaml", kind_class(kind, CONFIG_KINDS)
+        )
         values = [str(getattr(config, name, "")) for name in columns]
         table.add_row(config_id, *values)
     return table
