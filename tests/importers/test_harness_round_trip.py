@@ -25,7 +25,7 @@ FIXTURES = Path(__file__).with_name("fixtures") / "harness"
 LM_EVAL = FIXTURES / "lm_eval"
 TASK_MAP = FIXTURES / "task_map.yaml"
 TASKS = {"piqa_mirror": "piqa", "arc_easy_mirror": "arc_easy"}
-CLI = [sys.executable, "-c", "from xstage.cli import app; app()"]
+CLI = [sys.executable, "-c", "from runner.cli import app; app()"]
 IMPORT = [
     "import", "lm-eval", str(LM_EVAL), "--run-id", "SmolLM2-135M-Instruct",
     "--stage", "sft", "--scale", "135M", "--unit", "smollm2", "--task-map", str(TASK_MAP),
