@@ -38,8 +38,13 @@ UnitOpt = Annotated[
     str | None,
     typer.Option("--unit", help="Correlation unit (model family); default: the run id."),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed partition key.")]
-StepOpt = Annotated[int, typer.Option("--checkpoint-step", min=0, help="Checkpoint step.")]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", min=0, max=2**31 - 1, help="Seed partition key (0..2^31-1).")
+]
+StepOpt = Annotated[
+    int,
+    typer.Option("--checkpoint-step", min=0, max=2**63 - 1, help="Checkpoint step (0..2^63-1)."),
+]
 TaskMapOpt = Annotated[
     Path | None, typer.Option("--task-map", help="YAML task map added to the default one.")
 ]

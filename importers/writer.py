@@ -308,6 +308,12 @@ def resolve_run(
     from xstage.ids import check_group, check_name, check_run_id, check_scale, check_stage
 
     check_run_id(run_id, "--run-id")
+    for name, value, high in (
+        ("--seed", seed, 2**31 - 1),
+        ("--checkpoint-step", checkpoint_step, 2**63 - 1),
+    ):
+        if not 0 <= value <= high:
+            raise ValueError(f"{name}={value} is outside 0..{high}")
     known = [row for row in _existing_runs(root) if row["run_id"] == run_id]
     if scale is not None:
         check_scale(scale, "--scale")

@@ -19,7 +19,7 @@ from ingest.benchmark_items import IngestResult
 from ingest.benchmarks.fields import RowError, text, texts
 from ingest.rejects import InvalidDataError, Rejects
 from ingest.sources import iter_records, load_split, source_label
-from xstage import lake
+from xstage import lake, lake_writes
 from xstage.config import ChatDatasetConfig
 from xstage.schemas import CHAT_EXAMPLES
 
@@ -128,16 +128,21 @@ def ingest_chat(
     overwrite: bool = False,
     skip_invalid: bool = False,
 ) -> IngestResult:
-    """Write one chat dataset's leaf; an existing leaf is kept unless `overwrite`."""
+    """Write one chat dataset's leaf; an existing leaf is kept unless `overwrite`.
+
+    Holds the chat_examples writer lock (a second ingest waits, then stops with one line).
+    """
     path = lake.chat_examples_path(config.id)
-    if path.exists() and not overwrite:
-        n_rows = pq.read_metadata(path).num_rows
-        return IngestResult(config.id, "skipped", n_rows, path=path, message="leaf exists")
-    rows, rejects = convert_examples(config, load_split(config.source), limit)
-    if rejects and not skip_invalid:
-        raise rejects.error()
-    if not rows:
-        raise InvalidDataError(f"{source_label(config.source)}: no valid example to write")
-    lake.write_parquet(pa.Table.from_pylist(rows, schema=CHAT_EXAMPLES), path, CHAT_EXAMPLES)
+    with lake_writes.writer_lock(["chat_examples"], "ingest chat"):
+        if path.exists() and not overwrite:
+            n_rows = pq.read_metadata(path).num_rows
+            return IngestResult(config.id, "skipped", n_rows, path=path, message="leaf exists")
+        rows, rejects = convert_examples(config, load_split(config.source), limit)
+        if rejects and not skip_invalid:
+            raise rejects.error()
+        if not rows:
+            raise InvalidDataError(f"{source_label(config.source)}: no valid example to write")
+        table = pa.Table.from_pylist(rows, schema=CHAT_EXAMPLES)
+        lake.write_parquet(table, path, CHAT_EXAMPLES)
     rejects.write_sidecar(path, len(rows))
     return IngestResult(config.id, "written", len(rows), len(rejects), path)

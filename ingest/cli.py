@@ -118,6 +118,7 @@ def corpus(
     from ingest.rejects import InvalidDataError
     from ingest.sources import HubUnavailableError, SourceMissingError
     from xstage.config import ConfigError, load_config
+    from xstage.lake_writes import LakeBusy
 
     try:
         config = load_config("corpora", corpus_id)
@@ -127,7 +128,7 @@ def corpus(
         result = ingest_corpus(
             config, max_docs=max_docs, overwrite=overwrite, skip_invalid=skip_invalid
         )
-    except (SourceMissingError, HubUnavailableError, InvalidDataError) as exc:
+    except (SourceMissingError, HubUnavailableError, InvalidDataError, LakeBusy) as exc:
         raise _fail(exc) from None
     _summary("documents", [result])
 
@@ -149,6 +150,7 @@ def chat(
     from ingest.rejects import InvalidDataError
     from ingest.sources import HubUnavailableError, SourceMissingError
     from xstage.config import ConfigError, load_config
+    from xstage.lake_writes import LakeBusy
 
     try:
         config = load_config("chat", dataset_id)
@@ -156,6 +158,6 @@ def chat(
         raise _fail(exc, 2) from None
     try:
         result = ingest_chat(config, limit=limit, overwrite=overwrite, skip_invalid=skip_invalid)
-    except (SourceMissingError, HubUnavailableError, InvalidDataError) as exc:
+    except (SourceMissingError, HubUnavailableError, InvalidDataError, LakeBusy) as exc:
         raise _fail(exc) from None
     _summary("chat_examples", [result])

@@ -26,7 +26,7 @@ from ingest import web_filters
 from ingest.benchmark_items import IngestResult
 from ingest.rejects import InvalidDataError, Rejects
 from ingest.sources import iter_records, load_split, mirror_root, source_label
-from xstage import lake
+from xstage import lake, lake_writes
 from xstage.config import ConfigError, CorpusConfig, load_config
 from xstage.console import progress
 from xstage.schemas import DOCUMENTS
@@ -153,14 +153,35 @@ def ingest_corpus(
     part_max_docs: int = PART_MAX_DOCS,
     part_max_chars: int = PART_MAX_CHARS,
 ) -> IngestResult:
-    """Write a corpus's parts; an existing corpus folder with parts is kept unless `overwrite`."""
+    """Write a corpus's parts; an existing corpus folder with parts is kept unless `overwrite`.
+
+    Holds the documents writer lock (a second ingest waits, then stops with one line), which
+    also sweeps the staging folders of killed ingests.
+    """
+    with lake_writes.writer_lock(["documents"], "ingest corpus"):
+        return _ingest_corpus(
+            config, max_docs, overwrite, skip_invalid, part_max_docs, part_max_chars
+        )
+
+
+def _ingest_corpus(
+    config: CorpusConfig,
+    max_docs: int | None,
+    overwrite: bool,
+    skip_invalid: bool,
+    part_max_docs: int,
+    part_max_chars: int,
+) -> IngestResult:
     final = lake.documents_dir(config.id)
     existing = sorted(final.glob("part-*.parquet"))
     if existing and not overwrite:
         n_rows = sum(pq.read_metadata(path).num_rows for path in existing)
         return IngestResult(config.id, "skipped", n_rows, path=final, message="corpus exists")
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    # `.<corpus>.<pid>.<random>.tmp`: a later writer sweeps it when this process died
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent)
+    )
     try:
         rejects_out: list[Rejects] = []
         n_rows = n_parts = 0
@@ -191,7 +212,7 @@ def _swap_into_place(staging: Path, final: Path) -> None:
     """Replace `final` by `staging` with renames (the old folder is removed afterwards)."""
     old = None
     if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        old = final.with_name(f".{final.name}.{os.getpid()}.old.tmp")
         final.rename(old)
     staging.rename(final)
     if old is not None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from scoring.backends.base import TOKENIZER_FILES, check_model_dir
+from scoring.backends.base import TOKENIZER_FILES, ModelDirError, check_model_dir
 from scoring.score import GROUP_ITEMS, Checkpoint, ScoreSummary, score_checkpoint
 from xstage import lake
-from xstage.ids import check_run_id, check_scale, check_slug, check_stage
+from xstage.ids import check_name, check_run_id, check_scale, check_stage
 from xstage.schemas import RUNS
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
@@ -44,10 +44,7 @@ def count_parameters(model_dir: Path) -> int | None:
     """Parameters from the safetensors headers (no weights loaded); None without safetensors."""
     total, found = 0, False
     for path in model_dir.glob("*.safetensors"):
-        with path.open("rb") as handle:
-            size = int.from_bytes(handle.read(8), "little")
-            header = json.loads(handle.read(size))
-        for name, info in header.items():
+        for name, info in _safetensors_header(path).items():
             if name != "__metadata__":
                 found = True
                 count = 1
@@ -55,6 +52,22 @@ def count_parameters(model_dir: Path) -> int | None:
                     count *= dim
                 total += count
     return total if found else None
+
+
+def _safetensors_header(path: Path) -> dict:
+    """The JSON header of a safetensors file; ModelDirError (one line) when it is unreadable."""
+    try:
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        return header
+    except (OSError, ValueError, UnicodeDecodeError, MemoryError, OverflowError) as exc:
+        raise ModelDirError(
+            f"{path}: unloadable weights, not a readable safetensors file ({exc}); "
+            f"re-download or re-save the model"
+        ) from None
 
 
 def nominal_params(scale: str) -> int | None:
@@ -141,7 +154,7 @@ def score_model(
     missing; leaves that exist are skipped unless `overwrite`.
     """
     check_run_id(run_id, "run_id")
-    unit = check_slug(unit or run_id, "unit")
+    unit = check_name(unit or run_id, "unit")
     stage = str(check_stage(stage))
     path = check_model_dir(Path(model_dir))
     scale = check_scale(scale or scale_label(count_parameters(path)), "scale")

@@ -1,6 +1,6 @@
 """Safe lake writes across processes: per-table writer locks, stale temp sweeps, staged publish.
 
-Used by: xstage import (all three), ingest and score. Three rules (issue 14):
+Used by: xstage import (all three), ingest (benchmarks, corpus, chat) and score. Three rules (issue 14):
 - one lock per lake table: a writer holds the locks of every table it writes (taken in sorted
   order, so two writers never deadlock) and a second writer waits, then gives up with one line;
 - temp files carry their writer's pid (`lake.atomic_path`); a writer that holds a table's lock
@@ -106,15 +106,22 @@ def _pid_alive(pid: int) -> bool:
 
 
 def sweep_stale_temps(directory: Path) -> int:
-    """Delete `.<name>.<pid>.<rand>.tmp` files under `directory` whose writer is dead."""
+    """Delete `.<name>.<pid>.<rand>.tmp` files and folders under `directory` whose writer is dead.
+
+    Folders are staging folders (a corpus's parts before they are swapped into place).
+    """
     removed = 0
     if not directory.is_dir():
         return 0
-    for path in directory.rglob(".*.tmp"):
+    for path in sorted(directory.rglob(".*.tmp")):
         pid = lake.temp_owner(path)
-        if pid is not None and not _pid_alive(pid) and path.is_file():
+        if pid is None or _pid_alive(pid) or not path.exists():
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
             path.unlink(missing_ok=True)
-            removed += 1
+        removed += 1
     return removed
 
 

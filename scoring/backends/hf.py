@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from scoring.backends.base import (
     ModelDirError,
@@ -46,10 +47,12 @@ def load_model(
             attn_implementation="sdpa",
             trust_remote_code=trust_remote_code,
         )
-    except (OSError, ValueError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, json.JSONDecodeError, SafetensorError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelDirError(
-            f"{model_dir}: cannot load the model: {exc}{_remote_code_hint(model_dir, trust_remote_code)}"
-        ) from exc
+            f"{model_dir}: cannot load the model (unloadable weights or config: {first_line}); "
+            f"re-download or re-save it{_remote_code_hint(model_dir, trust_remote_code)}"
+        ) from None
     for key in UNSUPPORTED_CONFIG_KEYS:
         if getattr(model.config, key, None):
             raise ModelDirError(
