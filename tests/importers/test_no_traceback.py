@@ -21,7 +21,7 @@ import pytest
 
 from .conftest import lm_eval_line, toy_lines, write_samples
 
-CLI = [sys.executable, "-c", "from xstage.cli import app; app()"]
+CLI = [sys.executable, "-c", "from runner.cli import app; app()"]
 HEADER = "run_id,stage,unit,scale,benchmark,item_id,is_correct,seed\n"
 MIRROR = Path(os.environ["XSTAGE_HF_MIRROR"])
 TRACE_MARKS = ("Traceback", 'File "', "Error:\n", "MarkupError")

@@ -15,7 +15,7 @@ import pytest
 
 from xstage import lake, lake_writes
 
-CLI = [sys.executable, "-c", "from xstage.cli import app; app()"]
+CLI = [sys.executable, "-c", "from runner.cli import app; app()"]
 
 
 @pytest.mark.parametrize(
