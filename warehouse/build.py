@@ -253,10 +253,12 @@ def dbt_args(
     work_dir: Path,
     skip_tests: bool = False,
     skip_unit_tests: bool = False,
+    dbt_vars: dict[str, object] | None = None,
 ) -> list[str]:
     """The `dbt build` argument list (quiet: progress comes from the node callback).
 
-    dbt's debug log file is off: its formatting costs CPU on every node.
+    dbt's debug log file is off: its formatting costs CPU on every node. `dbt_vars` override
+    dbt_project.yml's `vars:` (e.g. a study's last_checkpoints).
     """
     args = ["build", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     args += ["--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")]
@@ -269,6 +271,8 @@ def dbt_args(
         args += ["--select", selector]
     if full_refresh:
         args.append("--full-refresh")
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     return args
 
 
@@ -342,14 +346,24 @@ def _seal(path: Path) -> None:
     assert not wal.exists(), f"{wal} survived a checkpoint"
 
 
-def project_hash(data: Path) -> str:
-    """sha256 of dbt_project/ (but target/, logs/), the dbt versions and the data dir's path.
+def project_vars() -> dict[str, object]:
+    """The dbt vars dbt_project.yml declares, with their defaults."""
+    import yaml
 
-    A different hash means the model definitions may have changed.
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
+    return dict(project.get("vars") or {})
+
+
+def project_hash(data: Path, dbt_vars: dict[str, object] | None = None) -> str:
+    """sha256 of dbt_project/ (but target/, logs/), the dbt versions, the data dir's path and vars.
+
+    A different hash means the model definitions may have changed (vars change what they compute).
     """
     from importlib.metadata import version
 
     digest = hashlib.sha256(f"{version('dbt-core')} {version('dbt-duckdb')} {data}".encode())
+    if dbt_vars:
+        digest.update(json.dumps(dbt_vars, sort_keys=True).encode())
     for path in sorted(PROJECT_DIR.rglob("*")):
         relative = path.relative_to(PROJECT_DIR)
         if path.is_file() and relative.parts[0] not in {"target", "logs"}:
@@ -402,12 +416,14 @@ def build(
     root: Path | None = None,
     skip_tests: bool = False,
     force: bool = False,
+    dbt_vars: dict[str, object] | None = None,
 ) -> BuildResult:
     """Export config dimensions, run `dbt build` on a copy, rename the copy into place.
 
     Falls back to a full refresh by itself when the project changed since the warehouse was
     built (see the module docstring); `full_refresh=True` forces one. `force=True` runs dbt even
-    when nothing changed since the last complete build.
+    when nothing changed since the last complete build. `dbt_vars` override dbt_project.yml's
+    vars; other vars than the last build's make it a full refresh (they are in the hash).
     """
     started = time.perf_counter()
     data = lake.data_dir(root)
@@ -416,7 +432,7 @@ def build(
     work_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(work_dir / "build.lock"):
         export_config_dimensions(data)  # first: they are lake tables like the others
-        current_hash = project_hash(data)
+        current_hash = project_hash(data, dbt_vars)
         previous = _record(work_dir)
         signatures = lake_signatures(data)
         reason = None if full_refresh else needs_full_refresh(target, work_dir, current_hash)
@@ -435,7 +451,7 @@ def build(
             log.info("%s is up to date with the lake (%.2f s)", target, seconds)
             return BuildResult(path=target, seconds=seconds, up_to_date=True)
         selectors = _selectors(select, full_refresh, force, changed)
-        args = dbt_args(selectors, full_refresh, work_dir, skip_tests, units_passed)
+        args = dbt_args(selectors, full_refresh, work_dir, skip_tests, units_passed, dbt_vars)
         counts = _build_into(data, args, on_node)
         record = {"project_hash": current_hash, "warehouse": _stamp(target)}
         record["unit_tests_passed"] = units_passed or complete

@@ -1,6 +1,7 @@
 """`xstage build`: lake -> dbt (staging, intermediate, marts + tests) -> warehouse.duckdb.
 
-Used by: xstage build [--select SELECTOR ...] [--full-refresh] [--skip-tests] [--force].
+Used by: xstage build [--select SELECTOR ...] [--full-refresh] [--skip-tests] [--force]
+[--var NAME=VALUE ...].
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ def build(
             "--force", help="Run every model and test, even those no lake change reaches."
         ),
     ] = False,
+    var: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--var",
+            help="dbt var NAME=VALUE (YAML value), repeatable, e.g. last_checkpoints=3.",
+        ),
+    ] = None,
 ) -> None:
     """Build warehouse.duckdb with dbt (models, data tests, unit tests); readers keep working."""
     from warehouse.build import BuildError
@@ -34,6 +42,11 @@ def build(
     from xstage.config import ConfigError
     from xstage.console import progress, stdout
 
+    try:
+        dbt_vars = parse_vars(var or [])
+    except ValueError as exc:
+        stdout.line(("build failed", "red"), f" {exc}")
+        raise typer.Exit(2) from None
     with progress() as bar:
         task = bar.add_task("dbt build", total=None)
 
@@ -42,7 +55,12 @@ def build(
 
         try:
             result = run_build(
-                select or [], full_refresh, on_node, skip_tests=skip_tests, force=force
+                select or [],
+                full_refresh,
+                on_node,
+                skip_tests=skip_tests,
+                force=force,
+                dbt_vars=dbt_vars,
             )
         except (BuildError, ConfigError) as exc:
             stdout.line(("build failed", "red"), f"\n{exc}")
@@ -54,6 +72,26 @@ def build(
         return
     counts = ", ".join(f"{n} {kind}s" for kind, n in sorted(result.counts.items()))
     stdout.print(f"built {result.path} in {result.seconds:.1f} s ({counts})")
+
+
+def parse_vars(pairs: list[str]) -> dict[str, object]:
+    """`NAME=VALUE` strings as a dict, each VALUE read as YAML (`3` is an int, `true` a bool)."""
+    import yaml
+
+    from warehouse.build import project_vars
+
+    known = project_vars()
+    parsed: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--var {pair!r}: expected NAME=VALUE, e.g. last_checkpoints=3")
+        if name.strip() not in known:
+            raise ValueError(
+                f"--var {name.strip()!r}: not a var of dbt_project.yml ({sorted(known)})"
+            )
+        parsed[name.strip()] = yaml.safe_load(value)
+    return parsed
 
 
 def register(app: typer.Typer) -> None:

@@ -150,3 +150,26 @@ def test_a_lake_table_that_appears_later_is_read_after_the_next_build(
     with duckdb.connect(str(again.path), read_only=True) as con:
         assert con.execute(sql).fetchone()[0] >= n_runs > 0
         assert con.execute("select count(n_params_nominal) from marts.dim_runs").fetchone()[0] > 0
+
+
+def test_dbt_vars_are_part_of_the_project_hash_and_the_dbt_call(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    plain = warehouse_build.project_hash(data)
+    assert warehouse_build.project_hash(data, {}) == plain
+    three = warehouse_build.project_hash(data, {"last_checkpoints": 3})
+    assert three not in (plain, warehouse_build.project_hash(data, {"last_checkpoints": 2}))
+    args = warehouse_build.dbt_args([], False, tmp_path, dbt_vars={"last_checkpoints": 3})
+    assert args[-2:] == ["--vars", '{"last_checkpoints": 3}']
+    assert "--vars" not in warehouse_build.dbt_args([], False, tmp_path)
+
+
+def test_build_var_option_reads_yaml_values_and_names_unknown_vars() -> None:
+    from warehouse.cli import parse_vars
+
+    assert set(warehouse_build.project_vars()) >= {"last_checkpoints", "checkpoint_average"}
+    parsed = parse_vars(["last_checkpoints=3", "checkpoint_average=true"])
+    assert parsed == {"last_checkpoints": 3, "checkpoint_average": True}
+    with pytest.raises(ValueError, match="'last_checkpoint': not a var of dbt_project.yml"):
+        parse_vars(["last_checkpoint=3"])
+    with pytest.raises(ValueError, match="expected NAME=VALUE"):
+        parse_vars(["last_checkpoints"])
