@@ -61,11 +61,18 @@ def checkpoint_scores(root) -> dict:
     return {k: {m: float(np.mean(v[m])) for m in METRICS} for k, v in values.items()}
 
 
+ZERO = 1e-12  # signal and noise are relative: below this they are float noise, i.e. 0
+
+
+def _zeroed(value: float) -> float:
+    return 0.0 if abs(value) <= ZERO else float(value)
+
+
 def signal(finals) -> float | None:
     """(max - min) / mean of the compared mixtures' final scores; None when the mean is 0."""
     finals = np.asarray(finals, dtype=np.float64)
     mean = finals.mean()
-    return None if mean == 0 else float((finals.max() - finals.min()) / mean)
+    return None if mean == 0 else _zeroed((finals.max() - finals.min()) / mean)
 
 
 def noise(series_by_mixture) -> float | None:
@@ -76,7 +83,7 @@ def noise(series_by_mixture) -> float | None:
         if len(series) < 2 or series.mean() == 0:
             return None
         ratios.append(series.std(ddof=1) / series.mean())
-    return float(np.mean(ratios))
+    return _zeroed(np.mean(ratios))
 
 
 def snr(signal_value, noise_value) -> float | None:
@@ -253,4 +260,57 @@ def best_pt_table(final: dict, primary: dict) -> dict:
         if defined:
             _, metric, norm = min(defined)
             out[(scale, benchmark, metric, norm)]["is_best"] = True
+    return out
+
+
+def seed_means(final: dict) -> dict:
+    """{(scale, stage, benchmark, norm, metric): {mixture: seed-mean value}} (None dropped)."""
+    cells: dict = defaultdict(list)
+    for (scale, mixture, _seed, stage, benchmark, norm), row in final.items():
+        for metric in METRICS:
+            if row[metric] is not None:
+                cells[(scale, stage, benchmark, norm, metric, mixture)].append(row[metric])
+    out: dict = defaultdict(dict)
+    for (*key, mixture), values in cells.items():
+        out[tuple(key)][mixture] = float(np.mean(values))
+    return out
+
+
+def _leveled(means: dict, categories: dict, primary: dict) -> dict:
+    """{(scale, stage, level, subject, norm, metric): {mixture: value}}; categories by mean."""
+    out: dict = {}
+    pooled: dict = defaultdict(lambda: defaultdict(list))
+    for (scale, stage, benchmark, norm, metric), values in means.items():
+        out[(scale, stage, "benchmark", benchmark, norm, metric)] = values
+        selections = [norm] + ([None] if primary[benchmark] == norm else [])
+        for selection in selections:
+            key = (scale, stage, "category", categories[benchmark], selection, metric)
+            for mixture, value in values.items():
+                pooled[key][mixture].append(value)
+    for key, values in pooled.items():
+        out[key] = {m: float(np.mean(v)) for m, v in values.items()}
+    return out
+
+
+def decision_accuracy_table(final: dict, categories: dict, primary: dict, n_params: dict) -> dict:
+    """fct_decision_accuracy: {(comparison, scale_a, stage_a, scale_b, stage_b, level, subject,
+    metric, norm): decision_accuracy counts}; PT -> SFT per scale, small -> large per stage."""
+    leveled = _leveled(seed_means(final), categories, primary)
+    scales = sorted(n_params, key=lambda s: (n_params[s], s))
+    settings = [("pretrain_vs_sft", s, "pretrain", s, "sft") for s in scales]
+    settings += [("scale_vs_scale", a, st, b, st) for a, b in combinations(scales, 2)
+                 for st in ("pretrain", "sft")]  # fmt: skip
+    out = {}
+    for comparison, scale_a, stage_a, scale_b, stage_b in settings:
+        for (scale, stage, level, subject, norm, metric), side_a in leveled.items():
+            side_b = leveled.get((scale_b, stage_b, level, subject, norm, metric))
+            if (scale, stage) != (scale_a, stage_a) or side_b is None:
+                continue
+            mixtures = sorted(set(side_a) & set(side_b))
+            if len(mixtures) < 2:
+                continue
+            source = [oriented(metric, side_a[m]) for m in mixtures]
+            target = [oriented(metric, side_b[m]) for m in mixtures]
+            key = (comparison, scale_a, stage_a, scale_b, stage_b, level, subject, metric, norm)
+            out[key] = decision_accuracy(source, target)
     return out

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+from collections import defaultdict
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from tests.warehouse import reference_bootstrap as refb
 from tests.warehouse import reference_decisions as ref
-from tests.warehouse.conftest import BuiltLake, assert_matches
+from tests.warehouse.conftest import BuiltLake, assert_matches, close
 from tests.warehouse.reference import load_benchmark_configs
 from warehouse.build import build
 from warehouse.synthetic import (
@@ -18,17 +22,20 @@ from warehouse.synthetic import (
 )
 from warehouse.synthetic_noise import NoiseSpec
 
+BOOTSTRAP_SEED = 20260226  # dbt_project.yml's default decision_bootstrap_seed
+VARS = {"last_checkpoints": 2, "decision_bootstrap_resamples": 200}
+
 
 @pytest.fixture(scope="module")
 def noisy_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltLake, dict]:
-    """A built noisy lake (3 seeds, 2 checkpoints) and its reference scores at the final step."""
+    """A built noisy lake (3 seeds, 2 checkpoints read) and its reference scores at the final step."""
     base: Path = tmp_path_factory.mktemp("noisy_marts")
     lake = write_synthetic_lake(
         base / "data", base / "configs", n_items=16, noise=NoiseSpec(n_checkpoints=2, n_seeds=3)
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XSTAGE_CONFIG_DIR", str(base / "configs"))
-        result = build(root=base / "data")
+        result = build(root=base / "data", dbt_vars=VARS)
     scores = ref.checkpoint_scores(base / "data")
     final_step = {}
     for key in scores:
@@ -73,3 +80,156 @@ def test_best_pt_metric_matches_reference(noisy_lake: tuple[BuiltLake, dict]) ->
     bests = {(k[0], k[1]) for k, row in expected.items() if row["is_best"]}
     assert bests == {(s, b) for s in SCALES for b in BENCHMARKS if b != ZERO_VARIANCE_BENCHMARK}
     assert all(sum(row[c] for c in columns[:3]) == 15 for row in expected.values())
+
+
+def test_checkpoint_noise_matches_reference(noisy_lake: tuple[BuiltLake, dict]) -> None:
+    built, _ = noisy_lake
+    expected = ref.signal_noise(ref.checkpoint_scores(built.root), last_n=2)
+    compared = assert_matches(
+        built.rows("select * from marts.fct_checkpoint_noise"),
+        expected,
+        ["scale", "stage", "benchmark", "metric", "length_normalization"],
+        {"signal": "signal", "noise": "noise", "snr": "snr"},
+    )
+    assert compared == len(expected) * 3
+    defined = [row for row in expected.values() if row["snr"] is not None]
+    assert len(defined) > len(expected) * 0.9, (
+        "two checkpoints give a defined SNR almost everywhere"
+    )
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "confidence", "prob_gold", "nll"])
+def test_known_high_snr_benchmark_ranks_above_known_low_in_the_mart(
+    noisy_lake: tuple[BuiltLake, dict], metric: str
+) -> None:
+    built, _ = noisy_lake
+    spec = NoiseSpec()
+    # no checkpoint noise at all (accuracy of cs_one: its checkpoints flip no item) is the best
+    rows = built.rows(
+        "select scale, stage, benchmark, rank() over (partition by scale, stage order by"
+        " coalesce(snr, case when noise = 0 and signal > 0 then 'infinity'::double end) desc"
+        " nulls last) as snr_rank from marts.fct_checkpoint_noise"
+        f" where metric = '{metric}' and length_normalization = 'none'"
+    )
+    rank = {(r["scale"], r["stage"], r["benchmark"]): r["snr_rank"] for r in rows}
+    for scale in SCALES:
+        for stage in ("pretrain", "sft"):
+            high, low = rank[(scale, stage, spec.high_snr)], rank[(scale, stage, spec.low_snr)]
+            assert high < low, (scale, stage, metric, high, low)
+
+
+def test_checkpoint_scores_keep_the_last_two_checkpoints(
+    noisy_lake: tuple[BuiltLake, dict],
+) -> None:
+    built, _ = noisy_lake
+    scores = ref.checkpoint_scores(built.root)
+    expected = {}
+    for (scale, mixture, seed, stage, benchmark, step, norm), row in scores.items():
+        expected[(f"{scale}__{mixture}__seed{seed}", stage, benchmark, step, norm)] = {
+            "accuracy": row["accuracy"], "mean_confidence": row["confidence"],
+            "mean_prob_gold": row["prob_gold"], "nll": row["nll"],
+        }  # fmt: skip
+    assert_matches(
+        built.rows("select * from marts.fct_checkpoint_scores"),
+        expected,
+        ["run_id", "stage", "benchmark", "checkpoint_step", "length_normalization"],
+        {c: c for c in ["accuracy", "mean_confidence", "mean_prob_gold", "nll"]},
+    )
+
+
+def test_checkpoint_average_option_feeds_the_correlation_marts(
+    noisy_lake: tuple[BuiltLake, dict], tmp_path: Path
+) -> None:
+    """With var checkpoint_average, fct_unit_scores holds the mean over seeds of each run's mean
+    over its last two checkpoints (the default build holds the latest checkpoint only)."""
+    built, _ = noisy_lake
+    data = tmp_path / "data"
+    shutil.copytree(built.root / "lake", data / "lake")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XSTAGE_CONFIG_DIR", str(built.lake.config_dir))
+        result = build(root=data, dbt_vars={"last_checkpoints": 2, "checkpoint_average": True})
+    runs: dict = defaultdict(list)
+    for (scale, mixture, _seed, stage, benchmark, _step, norm), row in ref.checkpoint_scores(
+        data
+    ).items():
+        runs[(scale, mixture, stage, benchmark, norm)].append(row)
+    expected = {}
+    for key, rows in runs.items():
+        for metric in ("accuracy", "confidence"):
+            # equal checkpoints per seed: the mean over seeds of checkpoint means is the mean
+            expected[(*key, metric)] = {"value": sum(r[metric] for r in rows) / len(rows)}
+    with duckdb.connect(str(result.path), read_only=True) as con:
+        cursor = con.execute("select * from marts.fct_unit_scores")
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    compared = assert_matches(
+        rows,
+        expected,
+        ["scale", "mixture", "stage", "benchmark", "length_normalization", "metric"],
+        {"value": "value"},
+    )
+    assert compared == len(expected)
+    latest = {
+        (r["scale"], r["mixture"], r["stage"], r["benchmark"], r["length_normalization"],
+         r["metric"]): r["value"]
+        for r in built.rows("select * from marts.fct_unit_scores")
+    }  # fmt: skip
+    moved = sum(abs(latest[k] - v["value"]) > 1e-6 for k, v in expected.items())
+    assert moved > len(expected) / 2, "averaging two checkpoints must change most unit scores"
+
+
+def test_decision_accuracy_matches_reference(noisy_lake: tuple[BuiltLake, dict]) -> None:
+    built, final = noisy_lake
+    _, primary = load_benchmark_configs(built.lake.config_dir)
+    expected = ref.decision_accuracy_table(final, BENCHMARKS, primary, SCALES)
+    keys = ["comparison", "scale_a", "stage_a", "scale_b", "stage_b", "level", "subject",
+            "metric", "length_normalization"]  # fmt: skip
+    columns = ["n_agree", "n_disagree", "n_tied", "decision_accuracy"]
+    rows = built.rows("select * from marts.fct_decision_accuracy")
+    assert_matches(rows, expected, keys, {c: c for c in columns})
+    comparisons = {(k[0], k[5]) for k in expected}
+    assert comparisons == {(c, lv) for c in ("pretrain_vs_sft", "scale_vs_scale")
+                           for lv in ("benchmark", "category")}  # fmt: skip
+    # 6 mixtures: 15 pairs in every row
+    assert all(sum(row[c] for c in columns[:3]) == 15 for row in expected.values())
+    # accuracy and confidence: the existing ranking-agreement mart says the same
+    agreement = {
+        tuple(r[k] for k in keys): r["pairwise_agreement"]
+        for r in built.rows("select * from marts.fct_ranking_agreement")
+    }
+    shared = [k for k in expected if k[7] in ("accuracy", "confidence")]
+    assert shared
+    assert all(close(agreement[k], expected[k]["decision_accuracy"]) for k in shared)
+
+
+def test_transfer_uncertainty_matches_reference(noisy_lake: tuple[BuiltLake, dict]) -> None:
+    built, _ = noisy_lake
+    _, primary = load_benchmark_configs(built.lake.config_dir)
+    values = refb.item_values(built.root, primary)
+    resamples = VARS["decision_bootstrap_resamples"]
+    expected = refb.transfer_intervals(values, BENCHMARKS, BOOTSTRAP_SEED, resamples)
+    columns = ["n_mixtures", "n_items", "r", "r_boot_low", "r_boot_high", "n_r_resamples",
+               "decision_accuracy", "decision_accuracy_boot_low", "decision_accuracy_boot_high",
+               "n_decision_resamples"]  # fmt: skip
+    rows = built.rows("select * from marts.fct_transfer_uncertainty")
+    assert_matches(rows, expected, ["scale", "level", "subject", "metric"], {c: c for c in columns})
+    assert len(expected) == len(SCALES) * (len(BENCHMARKS) + 4) * 4
+    # beside the Fisher-z interval of the same r (fct_cross_stage_transfer, primary, Pearson)
+    transfer = {
+        (r["scale"], r["benchmark"], r["metric"]): r
+        for r in built.rows(
+            "select * from marts.fct_cross_stage_transfer"
+            " where method = 'pearson' and is_primary_normalization"
+        )
+    }
+    benchmark_rows = [
+        r for r in rows if r["level"] == "benchmark" and r["metric"] in ("accuracy", "confidence")
+    ]
+    assert benchmark_rows
+    for row in benchmark_rows:
+        other = transfer[(row["scale"], row["subject"], row["metric"])]
+        for mine, theirs in (("r", "r"), ("r_fisher_low", "ci_low"), ("r_fisher_high", "ci_high")):
+            assert close(row[mine], other[theirs], 1e-9), (row["subject"], mine)
+    widths = [r["r_boot_width"] for r in rows if r["r_boot_width"] is not None]
+    assert len(widths) > len(rows) / 2
+    assert all(w > 0 for w in widths)

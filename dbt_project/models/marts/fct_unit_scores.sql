@@ -5,8 +5,10 @@
 -- primary_normalization (lm-eval's default: per_char where lm-eval reports acc_norm).
 with
 
+-- the latest checkpoint's scores, or with var checkpoint_average the mean over each run's last
+-- checkpoints (macros/decisions.sql)
 benchmark_scores as (
-    select * from {{ ref('fct_benchmark_scores') }}
+    {{- correlation_benchmark_scores() }}
 ),
 
 averaged as (
