@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from warehouse import report_data as data
+from warehouse import report_decisions as decisions
 from warehouse import report_html as H
 from warehouse import report_scores as scores
 from warehouse import report_sections as sections
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 SECTIONS = [
     scores.above_chance_section,
     sections.transfer_section,
+    decisions.trust_section,
     sections.coherence_section,
     sections.confidence_structure_section,
     sections.alignment_section,

@@ -158,3 +158,85 @@ def transfer_table(
         "category": category,
     }
     return run_sql(sql, params, database)
+
+
+DECISION_METRICS = ("accuracy", "confidence", "prob_gold", "nll")
+COMPARISONS = ("pretrain_vs_sft", "scale_vs_scale")
+LEVELS = ("benchmark", "category")
+
+
+def checkpoint_noise(
+    metric: str = "accuracy",
+    normalization: str = "primary",
+    scale: str | None = None,
+    stage: str | None = None,
+    database: Path | None = None,
+) -> pl.DataFrame:
+    """Signal, noise and SNR per scale x stage x benchmark (marts.fct_checkpoint_noise)."""
+    sql = """
+        select noise.* from marts.fct_checkpoint_noise as noise
+        inner join marts.dim_benchmarks as benchmarks using (benchmark)
+        where noise.metric = $metric
+          and (noise.length_normalization = $normalization
+               or ($normalization = 'primary'
+                   and noise.length_normalization = benchmarks.primary_normalization))
+          and ($scale is null or noise.scale = $scale)
+          and ($stage is null or noise.stage = $stage)
+        order by noise.scale, noise.stage, noise.snr desc nulls last, noise.benchmark
+    """
+    params = {
+        "metric": _check(metric, DECISION_METRICS, "metric"),
+        "normalization": _check(normalization, NORMALIZATIONS, "normalization"),
+        "scale": scale,
+        "stage": stage,
+    }
+    return run_sql(sql, params, database)
+
+
+def decision_accuracy(
+    comparison: str = "pretrain_vs_sft",
+    level: str = "benchmark",
+    metric: str | None = None,
+    normalization: str = "primary",
+    database: Path | None = None,
+) -> pl.DataFrame:
+    """Share of mixture pairs two settings order alike (marts.fct_decision_accuracy)."""
+    sql = """
+        select * from marts.fct_decision_accuracy
+        where comparison = $comparison and level = $level
+          and ($metric is null or metric = $metric)
+          and (length_normalization is not distinct from
+                   (case when $normalization = 'primary' then null else $normalization end)
+               or ($normalization = 'primary' and $level = 'benchmark'
+                   and is_primary_normalization))
+        order by scale_a, stage_a, scale_b, stage_b, subject, metric
+    """
+    params = {
+        "comparison": _check(comparison, COMPARISONS, "comparison"),
+        "level": _check(level, LEVELS, "level"),
+        "metric": None if metric is None else _check(metric, DECISION_METRICS, "metric"),
+        "normalization": _check(normalization, NORMALIZATIONS, "normalization"),
+    }
+    return run_sql(sql, params, database)
+
+
+def transfer_uncertainty(
+    metric: str | None = None,
+    level: str | None = None,
+    scale: str | None = None,
+    database: Path | None = None,
+) -> pl.DataFrame:
+    """Transfer r and decision accuracy with bootstrap and Fisher-z intervals."""
+    sql = """
+        select * from marts.fct_transfer_uncertainty
+        where ($metric is null or metric = $metric)
+          and ($level is null or level = $level)
+          and ($scale is null or scale = $scale)
+        order by scale, level, subject, metric
+    """
+    params = {
+        "metric": None if metric is None else _check(metric, DECISION_METRICS, "metric"),
+        "level": None if level is None else _check(level, LEVELS, "level"),
+        "scale": scale,
+    }
+    return run_sql(sql, params, database)

@@ -169,7 +169,7 @@ def test_build_var_option_reads_yaml_values_and_names_unknown_vars() -> None:
     assert set(warehouse_build.project_vars()) >= {"last_checkpoints", "checkpoint_average"}
     parsed = parse_vars(["last_checkpoints=3", "checkpoint_average=true"])
     assert parsed == {"last_checkpoints": 3, "checkpoint_average": True}
-    with pytest.raises(ValueError, match="'last_checkpoint': not a var of dbt_project.yml"):
+    with pytest.raises(ValueError, match=r"'last_checkpoint': not a var of dbt_project\.yml"):
         parse_vars(["last_checkpoint=3"])
     with pytest.raises(ValueError, match="expected NAME=VALUE"):
         parse_vars(["last_checkpoints"])

@@ -13,7 +13,9 @@ from tests.warehouse import reference_bootstrap as refb
 from tests.warehouse import reference_decisions as ref
 from tests.warehouse.conftest import BuiltLake, assert_matches, close
 from tests.warehouse.reference import load_benchmark_configs
+from warehouse import queries, report_decisions, slices
 from warehouse.build import build
+from warehouse.report_sections import Context
 from warehouse.synthetic import (
     BENCHMARKS,
     SCALES,
@@ -233,3 +235,57 @@ def test_transfer_uncertainty_matches_reference(noisy_lake: tuple[BuiltLake, dic
     widths = [r["r_boot_width"] for r in rows if r["r_boot_width"] is not None]
     assert len(widths) > len(rows) / 2
     assert all(w > 0 for w in widths)
+
+
+def test_slices_and_named_queries_expose_the_new_marts(noisy_lake: tuple[BuiltLake, dict]) -> None:
+    built, _ = noisy_lake
+    database = built.result.path
+    noise = slices.checkpoint_noise(metric="nll", stage="sft", database=database)
+    assert noise.height == len(SCALES) * len(BENCHMARKS)
+    mart = built.rows(
+        "select noise.scale, noise.benchmark, noise.snr from marts.fct_checkpoint_noise as noise"
+        " inner join marts.dim_benchmarks using (benchmark) where noise.metric = 'nll'"
+        " and noise.stage = 'sft' and noise.length_normalization = primary_normalization"
+    )
+    assert {(r["scale"], r["benchmark"]): r["snr"] for r in mart} == {
+        (r["scale"], r["benchmark"]): r["snr"] for r in noise.iter_rows(named=True)
+    }
+    accuracy = slices.decision_accuracy(
+        "scale_vs_scale", "category", "prob_gold", database=database
+    )
+    assert accuracy.height == 2 * 4  # two stages x four categories, primary selection
+    assert accuracy["length_normalization"].null_count() == accuracy.height
+    uncertainty = slices.transfer_uncertainty(
+        metric="accuracy", level="category", database=database
+    )
+    assert uncertainty.height == len(SCALES) * 4
+    with pytest.raises(ValueError, match="metric='brier'"):
+        slices.checkpoint_noise(metric="brier", database=database)
+    for name in ("checkpoint_noise", "decision_accuracy", "transfer_trust"):
+        assert queries.run_named(name, {}, database).height > 0, name
+
+
+def _trust_order(row: dict) -> tuple:
+    inf = float("inf")
+    snr = row["snr_min"] if row["snr_min"] is not None else -inf
+    width = row["r_boot_width"] if row["r_boot_width"] is not None else inf
+    return (not row["boot_excludes_zero"], -snr, width, row["benchmark"])
+
+
+def test_trust_ranking_follows_its_rule(noisy_lake: tuple[BuiltLake, dict]) -> None:
+    """transfer_trust: bootstrap interval of r excluding 0 first, then the smaller SNR, then the
+    narrower interval; the report section shows it."""
+    built, _ = noisy_lake
+    trust = queries.run_named("transfer_trust", {"metric": "accuracy"}, built.result.path)
+    for scale in SCALES:
+        rows = [r for r in trust.iter_rows(named=True) if r["scale"] == scale]
+        assert [r["trust_rank"] for r in rows] == list(range(1, len(BENCHMARKS) + 1))
+        assert rows == sorted(rows, key=_trust_order)
+        snr = {r["benchmark"]: r["snr_min"] for r in rows}
+        assert snr[NoiseSpec().high_snr] > snr[NoiseSpec().low_snr]
+    with duckdb.connect(str(built.result.path), read_only=True) as con:
+        context = Context(con=con, out_dir=built.root, scales=list(SCALES), study="noisy")
+        anchor, title, body = report_decisions.trust_section(context)
+    assert (anchor, title) == ("trust", "Which transfer signals to trust")
+    assert "B = 200 item resamples" in body
+    assert body.count("<tr") > len(SCALES) * len(BENCHMARKS)
