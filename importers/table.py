@@ -18,7 +18,7 @@ import polars as pl
 
 from importers.batch import ImportBatch, RunKey
 from importers.task_map import TaskSpec, resolve_category
-from importers.writer import ImportSummary, n_params_nominal, write_batch
+from importers.writer import ImportSummary, write_batch
 from xstage.ids import (
     SLUG_PATTERN,
     check_group,
@@ -28,6 +28,7 @@ from xstage.ids import (
     check_slug,
     check_stage,
 )
+from xstage.run_record import nominal_params
 
 REQUIRED = ("run_id", "stage", "unit", "benchmark", "item_id", "is_correct")
 OPTIONAL = (
@@ -119,7 +120,7 @@ def parse_row(record: dict, imported_at: datetime) -> tuple[RunKey, str, dict]:
         unit=check_name(_text(record, "unit"), "unit"),
         seed=_integer(record, "seed", default=0),
         checkpoint_step=_integer(record, "checkpoint_step", default=0),
-        n_params=n_params_nominal(check_scale(scale) if scale else None),
+        n_params=nominal_params(check_scale(scale) if scale else None),
     )
     benchmark = check_slug(_text(record, "benchmark"), "benchmark")
     category = record.get("category")

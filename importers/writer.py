@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ import pyarrow.parquet as pq
 
 from importers.batch import ImportBatch, ImportFailed, RunKey
 from xstage import lake, lake_writes, schemas
+from xstage.run_record import RunRecord, nominal_params, runs_table
 
 LEAF_TABLES = {
     "predictions": (lake.predictions_path, schemas.PREDICTIONS),
@@ -28,7 +28,6 @@ LEAF_TABLES = {
 }
 # A partition holds per-choice predictions or per-item results, never both (double counting).
 EXCLUSIVE = {"predictions": "item_results", "item_results": "predictions"}
-SCALE_UNITS = {"K": 10**3, "M": 10**6, "B": 10**9}
 WRITTEN_TABLES = ["benchmark_items", "runs", *LEAF_TABLES]
 
 
@@ -263,30 +262,22 @@ def _plan_runs(batch: ImportBatch, root: Path | None) -> list[tuple[Path, pa.Tab
     config_hash = hashlib.sha256("\n".join(sorted(batch.sources)).encode()).hexdigest()
     planned = []
     for run in batch.runs.values():
-        row = dict.fromkeys(schemas.RUNS.names)
-        row |= {
-            "run_id": run.run_id,
-            "scale": run.scale,
-            "n_params_nominal": run.n_params
+        record = RunRecord(
+            run_id=run.run_id,
+            scale=run.scale,
+            mixture=run.unit,
+            seed=run.seed,
+            stage=run.stage,
+            origin="import",
+            checkpoint_step=run.checkpoint_step,
+            created_at=now,
+            n_params_nominal=run.n_params
             if run.n_params is not None
-            else n_params_nominal(run.scale),
-            "mixture": run.unit,
-            "seed": run.seed,
-            "stage": run.stage,
-            "origin": "import",
-            "checkpoint_step": run.checkpoint_step,
-            "config_hash": config_hash,
-            "created_at": now,
-        }
-        path = lake.runs_path(run.run_id, run.stage, root)
-        planned.append((path, pa.Table.from_pylist([row], schema=schemas.RUNS)))
+            else nominal_params(run.scale),
+            config_hash=config_hash,
+        )
+        planned.append((lake.runs_path(run.run_id, run.stage, root), runs_table([record])))
     return planned
-
-
-def n_params_nominal(scale: str | None) -> int | None:
-    """`14M` -> 14_000_000, `1.4B` -> 1_400_000_000; group names and `tiny`/`small`: None."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMB])", scale or "")
-    return round(float(match.group(1)) * SCALE_UNITS[match.group(2)]) if match else None
 
 
 def resolve_run(
@@ -333,7 +324,7 @@ def resolve_run(
         unit=check_name(unit, "--unit"),
         seed=seed,
         checkpoint_step=checkpoint_step,
-        n_params=n_params_nominal(scale) if scale else n_params_nominal(key),
+        n_params=nominal_params(scale) if scale else nominal_params(key),
     )
 
 

@@ -10,7 +10,6 @@ that it makes exactly the call `run()` makes. Steps are plain data, so they pick
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from typing import ClassVar
 
 from xstage import lake
 from xstage.config import load_config
+from xstage.run_record import META_FILE, CheckpointMeta, read_checkpoint_meta
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,10 @@ def resolve_device(spec: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def checkpoint_meta(rid: str, stage: str) -> dict | None:
-    """The `final/meta.json` of a run stage, or None while it does not exist."""
-    path = lake.run_stage_dir(rid, stage) / "final" / "meta.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
+def checkpoint_meta(rid: str, stage: str) -> CheckpointMeta | None:
+    """The typed `final/meta.json` of a run stage, or None while it does not exist."""
+    final = lake.run_stage_dir(rid, stage) / "final"
+    return read_checkpoint_meta(final) if (final / META_FILE).is_file() else None
 
 
 def newest_mtime(directory: Path, pattern: str = "*.parquet") -> float:
@@ -315,7 +313,7 @@ class Score(Step):
         meta = checkpoint_meta(self.run_id, self.stage)
         if meta is None:
             return False
-        step = int(meta["checkpoint_step"])
+        step = meta.checkpoint_step
         ids = (self.scale, self.mixture, self.seed, self.stage)
         return all(lake.predictions_path(*ids, b, step).is_file() for b, _ in self.limits)
 

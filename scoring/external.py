@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pyarrow as pa
 
 from scoring.backends.base import TOKENIZER_FILES, ModelDirError, check_model_dir
 from scoring.score import GROUP_ITEMS, Checkpoint, ScoreSummary, score_checkpoint
 from xstage import lake
 from xstage.ids import check_name, check_run_id, check_scale, check_stage
-from xstage.schemas import RUNS
+from xstage.run_record import SCALE_UNITS, RunRecord, git_sha, nominal_params, write_runs
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
-SCALE_UNITS = {"K": 10**3, "M": 10**6, "B": 10**9}
 
 
 def files_sha256(paths: Sequence[Path]) -> str | None:
@@ -70,12 +65,6 @@ def _safetensors_header(path: Path) -> dict:
         ) from None
 
 
-def nominal_params(scale: str) -> int | None:
-    """`135M` -> 135,000,000; the demo names (`tiny`, `small`) have none."""
-    match = re.fullmatch(r"(\d+)([KMB])", scale)
-    return int(match.group(1)) * SCALE_UNITS[match.group(2)] if match else None
-
-
 def scale_label(n_params: int | None) -> str:
     """A scale name from a parameter count: 134.5M -> `135M`, 1.2B -> `1B`, 0.9M -> `900K`."""
     if not n_params:
@@ -86,48 +75,30 @@ def scale_label(n_params: int | None) -> str:
     return "1K"
 
 
-def git_sha() -> str | None:
-    """The xstage checkout's commit, when it is a git checkout."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
-
-
-def runs_row(checkpoint: Checkpoint, run_id: str, device: str, wall_seconds: float) -> pa.Table:
+def run_record(checkpoint: Checkpoint, run_id: str, device: str, wall_seconds: float) -> RunRecord:
     """The lake/runs row of an outside model scored here (origin 'score')."""
     path = checkpoint.path
     weights = [p for pattern in WEIGHT_PATTERNS for p in path.glob(pattern)]
     tokenizer_files = [path / name for name in TOKENIZER_FILES if (path / name).is_file()]
-    row = {
-        "run_id": run_id,
-        "scale": checkpoint.scale,
-        "n_params_nominal": nominal_params(checkpoint.scale),
-        "n_params": count_parameters(path),
-        "mixture": checkpoint.mixture,
-        "seed": checkpoint.seed,
-        "stage": checkpoint.stage,
-        "origin": "score",
-        "checkpoint_step": checkpoint.step,
-        "n_tokens_seen": None,
-        "checkpoint_path": str(path),
-        "checkpoint_sha256": files_sha256(weights),
-        "tokenizer_hash": files_sha256(tokenizer_files),
-        "config_hash": files_sha256([path / "config.json"]),
-        "git_sha": git_sha(),
-        "device": device,
-        "wall_seconds": wall_seconds,
-        "created_at": datetime.now(UTC),
-    }
-    return pa.Table.from_pylist([row], schema=RUNS)
+    return RunRecord(
+        run_id=run_id,
+        scale=checkpoint.scale,
+        mixture=checkpoint.mixture,
+        seed=checkpoint.seed,
+        stage=checkpoint.stage,
+        origin="score",
+        checkpoint_step=checkpoint.step,
+        created_at=datetime.now(UTC),
+        n_params_nominal=nominal_params(checkpoint.scale),
+        n_params=count_parameters(path),
+        checkpoint_path=str(path),
+        checkpoint_sha256=files_sha256(weights),
+        tokenizer_hash=files_sha256(tokenizer_files),
+        config_hash=files_sha256([path / "config.json"]),
+        git_sha=git_sha(),
+        device=device,
+        wall_seconds=wall_seconds,
+    )
 
 
 def score_model(
@@ -165,5 +136,5 @@ def score_model(
     runs_path = lake.runs_path(run_id, stage)
     if summary.n_written or not runs_path.exists():
         device = str(backend_options.get("device", "cpu"))
-        lake.write_parquet(runs_row(checkpoint, run_id, device, summary.seconds), runs_path, RUNS)
+        write_runs([run_record(checkpoint, run_id, device, summary.seconds)])
     return summary

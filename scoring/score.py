@@ -8,7 +8,6 @@ atomically; a leaf that exists is skipped unless `overwrite`, so a killed run re
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from scoring.prompts import ItemRequest, PromptSpec, build_requests, uncondition
 from xstage import lake, lake_writes
 from xstage.config import BenchmarkConfig, ConfigError, list_ids, load_config
 from xstage.ids import check_run_id, check_stage
+from xstage.run_record import CheckpointMetaError, read_checkpoint_meta
 from xstage.schemas import BENCHMARK_ITEMS, PREDICTIONS
 
 logger = logging.getLogger(__name__)
@@ -84,23 +84,11 @@ def resolve_checkpoint(run_id: str, stage: str, checkpoint: str = "final") -> Ch
     check_run_id(run_id, "run")
     stage = str(check_stage(stage))
     path = lake.run_stage_dir(run_id, stage) / checkpoint
-    meta_path = path / "meta.json"
-    if not meta_path.is_file():
-        raise ModelDirError(
-            f"{meta_path}: no checkpoint meta.json for run {run_id!r} stage {stage}"
-        )
     try:
-        meta = json.loads(meta_path.read_text())
-        return Checkpoint(
-            path,
-            meta["scale"],
-            meta["mixture"],
-            int(meta["seed"]),
-            stage,
-            int(meta["checkpoint_step"]),
-        )
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelDirError(f"{meta_path}: unreadable checkpoint meta ({exc!r})") from exc
+        meta = read_checkpoint_meta(path)
+    except CheckpointMetaError as exc:
+        raise ModelDirError(f"run {run_id!r} stage {stage}: {exc}") from None
+    return Checkpoint(path, meta.scale, meta.mixture, meta.seed, stage, meta.checkpoint_step)
 
 
 def load_items(benchmark: str, config: BenchmarkConfig) -> tuple[list[dict], list[dict]]:

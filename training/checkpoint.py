@@ -9,14 +9,14 @@ kill at any moment leaves either the complete directory or none (temp dirs are s
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from xstage.run_record import META_FILE, CheckpointMeta
+
 FINAL = "final"
-META_FILE = "meta.json"
 TRAINER_STATE_FILE = "trainer_state.pt"
 STEP_PREFIX = "step-"
 
@@ -44,12 +44,13 @@ def save(
     model,
     tokenizer,
     meta: dict,
-    trainer_state: Callable[[dict], dict] | None = None,
+    trainer_state: Callable[[CheckpointMeta], dict] | None = None,
     state_dict: dict | None = None,
 ) -> Path:
     """Write one checkpoint atomically; returns its final path. `meta` gains the weights sha256.
 
-    `trainer_state(meta)` builds the resume state from the finished meta (None: no resume
+    The meta is validated as a CheckpointMeta before anything is renamed into place, so a field
+    training forgot is an error here, not in the scoring run that reads it. `trainer_state(meta)` builds the resume state from the finished meta (None: no resume
     state, as in `final/`). `state_dict` is the gathered weights of a sharded model.
     """
     import torch
@@ -62,10 +63,10 @@ def save(
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    meta = {**meta, "checkpoint_sha256": weights_sha256(tmp)}
-    (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    record = CheckpointMeta.model_validate({**meta, "checkpoint_sha256": weights_sha256(tmp)})
+    (tmp / META_FILE).write_text(record.to_json())
     if trainer_state is not None:
-        torch.save(trainer_state(meta), tmp / TRAINER_STATE_FILE)
+        torch.save(trainer_state(record), tmp / TRAINER_STATE_FILE)
     if final.exists():  # re-saving a step after a resume: swap, never a half-visible dir
         old = stage_dir / f".old-{name}-{os.getpid()}"
         os.replace(final, old)
@@ -83,14 +84,6 @@ def load_model(checkpoint_dir: Path):
 
     hf_logging.disable_progress_bar()
     return AutoModelForCausalLM.from_pretrained(checkpoint_dir, dtype="float32")
-
-
-def read_meta(checkpoint_dir: Path) -> dict:
-    """The meta.json of a checkpoint (checkpoint_step, n_tokens_seen, config_hash, ...)."""
-    path = checkpoint_dir / META_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{checkpoint_dir}: not a finished checkpoint (no {META_FILE})")
-    return json.loads(path.read_text())
 
 
 def sweep_partial(stage_dir: Path) -> list[Path]:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +27,13 @@ from training.schedule import lr_at, warmup_steps
 from xstage.attention import sdpa_held_to
 from xstage.config import OptimSettings
 from xstage.console import progress
+from xstage.run_record import (
+    CheckpointMeta,
+    RunRecord,
+    git_sha,
+    read_checkpoint_meta,
+    write_runs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +93,7 @@ class _State:
     tokens_seen: int = 0
     wall_before: float = 0.0
     metrics: list[dict] = field(default_factory=list)
-    runs: list[dict] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
 
 
 def make_optimizer(model: torch.nn.Module, settings: OptimSettings) -> torch.optim.Optimizer:
@@ -157,8 +164,9 @@ def _restore(resume: Path | None, model, optimizer, source, run: StageRun, fsdp:
     distributed.load_optimizer_state(model, optimizer, state["optimizer"], fsdp)
     source.load_state_dict(state["source"])
     log.info("resuming %s %s from step %d", run.run_id, run.stage, state["step"])
+    runs = [RunRecord(**row) for row in state["runs"]]
     return _State(
-        state["step"], state["tokens_seen"], state["wall_seconds"], state["metrics"], state["runs"]
+        state["step"], state["tokens_seen"], state["wall_seconds"], state["metrics"], runs
     )
 
 
@@ -181,12 +189,12 @@ def _save(name, model, raw_model, optimizer, source, run, st, env, elapsed, with
             "wall_seconds": round(elapsed, 3),
             "created_at": records.utc_now().isoformat(),
             "device": f"{records.device_name(env.device)} x{env.world_size}",
-            "git_sha": records.git_sha(),
+            "git_sha": git_sha(),
         }
 
-        def trainer_state(finished: dict) -> dict:
-            # The runs rows written so far travel with the resume point.
-            runs = [*st.runs, records.runs_row(finished, final_dir)]
+        def trainer_state(finished: CheckpointMeta) -> dict:
+            # The runs rows written so far travel with the resume point (as plain dicts).
+            runs = [asdict(r) for r in (*st.runs, RunRecord.of_checkpoint(finished, final_dir))]
             return {
                 "step": st.step,
                 "tokens_seen": st.tokens_seen,
@@ -202,9 +210,9 @@ def _save(name, model, raw_model, optimizer, source, run, st, env, elapsed, with
         final_dir = checkpoint.save(
             run.stage_dir, name, raw_model, run.tokenizer, meta, state_fn, weights
         )
-        st.runs.append(records.runs_row(checkpoint.read_meta(final_dir), final_dir))
+        st.runs.append(RunRecord.of_checkpoint(read_checkpoint_meta(final_dir), final_dir))
         records.write_metrics(st.metrics, run.scale, run.mixture, run.seed, run.stage)
-        records.write_runs(st.runs, run.run_id, run.stage)
+        write_runs(st.runs)
         checkpoint.prune(run.stage_dir, run.settings.keep_last)
     distributed.barrier(env)
     return final_dir

@@ -20,6 +20,7 @@ from training.resolve import Scalar, apply_overrides, config_hash
 from xstage import lake
 from xstage.config import MixtureConfig, RecipeConfig, ScaleConfig, list_ids, load_config
 from xstage.ids import run_id as make_run_id
+from xstage.run_record import CheckpointMeta, read_checkpoint_meta
 
 log = logging.getLogger(__name__)
 
@@ -157,15 +158,15 @@ def clear_stage(stage_dir: Path, leaves: list[Path], env: distributed.DistEnv) -
     distributed.barrier(env)
 
 
-def existing_final(stage_dir: Path, digest: str) -> dict | None:
+def existing_final(stage_dir: Path, digest: str) -> CheckpointMeta | None:
     """meta.json of a finished stage with the same config (skip it); None to (re)train."""
     final = stage_dir / checkpoint.FINAL
     if not (final / checkpoint.META_FILE).is_file():
         return None
-    meta = checkpoint.read_meta(final)
-    if meta["config_hash"] != digest:
+    meta = read_checkpoint_meta(final)
+    if meta.config_hash != digest:
         raise ValueError(
-            f"{final} was trained with config {meta['config_hash'][:12]}, not {digest[:12]} "
+            f"{final} was trained with config {meta.config_hash[:12]}, not {digest[:12]} "
             "(changed recipe or --set); pass --overwrite (overwrite=True) to retrain"
         )
     return meta
@@ -278,7 +279,7 @@ def _tokenizer(tokenizer: str | Path | None, study: str, vocab_size: int, env):
 
 def start_stage(
     stage_dir: Path, leaves: list[Path], digest: str, resolved: dict, overwrite: bool, env
-) -> dict | None:
+) -> CheckpointMeta | None:
     """Clear on --overwrite; return the finished stage's meta (skip), else prepare to train.
 
     Every rank looks before rank 0 sweeps temp dirs and writes the resolved config.json.
@@ -293,10 +294,10 @@ def start_stage(
     return done
 
 
-def done_result(run_id: str, stage: str, stage_dir: Path, meta: dict) -> TrainResult:
+def done_result(run_id: str, stage: str, stage_dir: Path, meta: CheckpointMeta) -> TrainResult:
     """The TrainResult of a stage found finished (nothing trained)."""
     final = stage_dir / checkpoint.FINAL
-    steps, tokens, seconds = meta["checkpoint_step"], meta["n_tokens_seen"], meta["wall_seconds"]
+    steps, tokens, seconds = meta.checkpoint_step, meta.n_tokens_seen, meta.wall_seconds
     return TrainResult(run_id, stage, final, steps, tokens, None, seconds, skipped=True)
 
 

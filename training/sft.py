@@ -27,6 +27,7 @@ from training.resolve import Scalar, apply_overrides, config_hash
 from training.tokenizer import render_chat
 from xstage import lake
 from xstage.config import ConfigError, RecipeConfig, ScaleConfig, load_config
+from xstage.run_record import CheckpointMeta, read_checkpoint_meta
 
 log = logging.getLogger(__name__)
 IGNORE_INDEX = -100
@@ -129,7 +130,7 @@ def _chat_batches(tokenizer, datasets: list[str], settings, seed: int, max_len: 
     return batches
 
 
-def _parent(run_id: str) -> tuple[Path, dict, ScaleConfig]:
+def _parent(run_id: str) -> tuple[Path, CheckpointMeta, ScaleConfig]:
     """The pretrained checkpoint of `run_id`, its meta and its resolved scale."""
     stage_dir = lake.run_stage_dir(run_id, "pretrain")
     final = stage_dir / checkpoint.FINAL
@@ -138,11 +139,11 @@ def _parent(run_id: str) -> tuple[Path, dict, ScaleConfig]:
             f"run {run_id!r} has no pretrained checkpoint ({final}); run `xstage train` first"
         )
     resolved = json.loads((stage_dir / "config.json").read_text())
-    return final, checkpoint.read_meta(final), ScaleConfig.model_validate(resolved["scale"])
+    return final, read_checkpoint_meta(final), ScaleConfig.model_validate(resolved["scale"])
 
 
-def _resolve_recipe(parent_meta: dict, scale: ScaleConfig, recipe, overrides):
-    recipe = recipe or default_recipe_id(parent_meta["study"], parent_meta["scale"], "sft")
+def _resolve_recipe(parent_meta: CheckpointMeta, scale: ScaleConfig, recipe, overrides):
+    recipe = recipe or default_recipe_id(parent_meta.study, parent_meta.scale, "sft")
     recipe_cfg = recipe if isinstance(recipe, RecipeConfig) else load_config("recipes", recipe)
     if recipe_cfg.stage != "sft":
         raise ValueError(f"recipe {recipe_cfg.id!r} is a {recipe_cfg.stage} recipe, not sft")
@@ -179,9 +180,9 @@ def run(
     max_len = settings.max_seq_len or scale.seq_len
     resolved = {
         "stage": "sft",
-        "seed": parent["seed"],
-        "parent_config_hash": parent["config_hash"],
-        "parent_sha256": parent["checkpoint_sha256"],
+        "seed": parent.seed,
+        "parent_config_hash": parent.config_hash,
+        "parent_sha256": parent.checkpoint_sha256,
         "recipe": recipe_cfg.model_dump(),
         "datasets": datasets,
         "max_seq_len": max_len,
@@ -190,34 +191,34 @@ def run(
     digest = config_hash(resolved)
     stage_dir = lake.run_stage_dir(run_id, "sft")
     leaves = [
-        lake.training_metrics_path(parent["scale"], parent["mixture"], parent["seed"], "sft"),
+        lake.training_metrics_path(parent.scale, parent.mixture, parent.seed, "sft"),
         lake.runs_path(run_id, "sft"),
     ]
     done = start_stage(stage_dir, leaves, digest, resolved, overwrite, env)
     if done is not None:
         return done_result(run_id, "sft", stage_dir, done)
-    batches = _chat_batches(tokenizer, datasets, settings, parent["seed"], max_len)
+    batches = _chat_batches(tokenizer, datasets, settings, parent.seed, max_len)
     resume = checkpoint.latest_resumable(stage_dir)
     model = checkpoint.load_model(resume or parent_dir)
     meta = {
-        **{k: parent[k] for k in ("n_params", "n_params_nominal", "n_params_non_embedding")},
+        **parent.model_dump(include={"n_params", "n_params_nominal", "n_params_non_embedding"}),
         **{k: resolved[k] for k in ("tokenizer_hash", "datasets")},
         "config_hash": digest,
         "recipe": recipe_cfg.id,
-        "study": parent["study"],
+        "study": parent.study,
         "seq_len": max_len,
         "n_examples": len(batches.examples),
         "epochs": settings.epochs,
         "parent_checkpoint": str(parent_dir),
-        "parent_sha256": parent["checkpoint_sha256"],
+        "parent_sha256": parent.checkpoint_sha256,
     }
     total = settings.epochs * batches.steps_per_epoch
     stage_run = StageRun(
         stage="sft",
         run_id=run_id,
-        scale=parent["scale"],
-        mixture=parent["mixture"],
-        seed=parent["seed"],
+        scale=parent.scale,
+        mixture=parent.mixture,
+        seed=parent.seed,
         settings=settings,
         total_steps=total,
         stage_dir=stage_dir,

@@ -1,4 +1,3 @@
-import json
 import re
 
 import pytest
@@ -8,6 +7,7 @@ from runner import pipeline
 from runner.cli import app
 from runner.study_config import load_study
 from runner.study_plan import checkpoint_meta, plan_study, study_corpora
+from tests.checkpoints import write_meta
 from xstage import lake
 
 
@@ -52,10 +52,9 @@ def test_done_checks_follow_the_lake(demo_plan, data_dir):
     assert not score.done()
     rid = pretrain.run_id
     final = lake.run_stage_dir(rid, "pretrain") / "final"
-    final.mkdir(parents=True)
-    (final / "meta.json").write_text(json.dumps({"checkpoint_step": 7}))
+    written = write_meta(final, run_id=rid, checkpoint_step=7)
     assert pretrain.done()
-    assert checkpoint_meta(rid, "pretrain") == {"checkpoint_step": 7}
+    assert checkpoint_meta(rid, "pretrain") == written
     assert not score.done()  # no prediction leaves yet
 
 

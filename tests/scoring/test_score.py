@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 from runner.cli import app
 from scoring.external import scale_label, score_model
 from scoring.score import resolve_checkpoint, score_run
+from tests.checkpoints import write_meta
 from xstage import lake
 from xstage.schemas import PREDICTIONS, RUNS
 
@@ -25,14 +25,7 @@ def trained_run(tiny_model_dir, data_dir):
     """A checkpoint laid out as training writes it: runs/<run_id>/pretrain/final + meta.json."""
     final = lake.run_stage_dir(RUN_ID, "pretrain") / "final"
     shutil.copytree(tiny_model_dir, final)
-    meta = {
-        "checkpoint_step": 120,
-        "scale": "tiny",
-        "mixture": "demo_minimal_65_25_10",
-        "seed": 0,
-        "stage": "pretrain",
-    }
-    (final / "meta.json").write_text(json.dumps(meta))
+    write_meta(final, run_id=RUN_ID, checkpoint_step=120)
     return final
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from training import checkpoint, pretrain
+from training import pretrain
 from xstage import lake
+from xstage.run_record import read_checkpoint_meta
 
 
 @pytest.mark.gpu
@@ -26,7 +27,7 @@ def test_bf16_pretraining_on_cuda_learns_and_saves_fp32(
     losses = metrics.column("loss").to_pylist()
     assert all(math.isfinite(loss) for loss in losses)
     assert sum(losses[-5:]) / 5 < losses[0] - 0.7
-    meta = checkpoint.read_meta(result.checkpoint_dir)
-    assert "cpu" not in meta["device"]
+    meta = read_checkpoint_meta(result.checkpoint_dir)
+    assert "cpu" not in meta.device
     model = AutoModelForCausalLM.from_pretrained(result.checkpoint_dir)
     assert str(next(model.parameters()).dtype) == "torch.float32"

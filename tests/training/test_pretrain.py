@@ -9,6 +9,7 @@ import pytest
 from training import checkpoint, pretrain
 from xstage import lake, schemas
 from xstage.config import ConfigError
+from xstage.run_record import read_checkpoint_meta
 
 MIXTURE = "demo_edu_45_35_20"
 RUN_ID = "tiny__demo_edu_45_35_20__seed0"
@@ -49,11 +50,11 @@ def test_loss_decreases_and_every_checkpoint_loads(train) -> None:
         assert model.config.vocab_size == 512
         assert model.config.max_position_embeddings == 2048  # a cap; seq_len is in meta
         assert AutoTokenizer.from_pretrained(directory).chat_template
-    meta = checkpoint.read_meta(stage_dir / "final")
-    assert meta["seq_len"] == 64
-    assert meta["checkpoint_step"] == 30
-    assert meta["n_tokens_seen"] == 30 * 8 * 64
-    assert meta["checkpoint_sha256"] == checkpoint.weights_sha256(stage_dir / "final")
+    meta = read_checkpoint_meta(stage_dir / "final")
+    assert meta.seq_len == 64
+    assert meta.checkpoint_step == 30
+    assert meta.n_tokens_seen == 30 * 8 * 64
+    assert meta.checkpoint_sha256 == checkpoint.weights_sha256(stage_dir / "final")
     runs = pq.read_table(lake.runs_path(RUN_ID, "pretrain"))
     assert runs.schema == schemas.RUNS
     assert runs.column("checkpoint_step").to_pylist() == [10, 20, 30]
@@ -115,10 +116,10 @@ def test_without_a_tokenizer_the_study_one_is_trained_once_and_shipped(
     study_dir = lake.tokenizer_dir("demo")
     study_tokenizer = load_tokenizer(study_dir)
     assert len(study_tokenizer) <= 512  # trained at the scale's vocab_size
-    meta = checkpoint.read_meta(result.checkpoint_dir)
-    assert meta["tokenizer_hash"] == tokenizer_hash(study_tokenizer)
-    assert tokenizer_hash(load_tokenizer(result.checkpoint_dir)) == meta["tokenizer_hash"]
+    meta = read_checkpoint_meta(result.checkpoint_dir)
+    assert meta.tokenizer_hash == tokenizer_hash(study_tokenizer)
+    assert tokenizer_hash(load_tokenizer(result.checkpoint_dir)) == meta.tokenizer_hash
     trained_at = (study_dir / "tokenizer.json").stat().st_mtime_ns
     other = pretrain.run("tiny", "demo_quality_25_45_30", overrides=sets, show_progress=False)
-    assert checkpoint.read_meta(other.checkpoint_dir)["tokenizer_hash"] == meta["tokenizer_hash"]
+    assert read_checkpoint_meta(other.checkpoint_dir).tokenizer_hash == meta.tokenizer_hash
     assert (study_dir / "tokenizer.json").stat().st_mtime_ns == trained_at

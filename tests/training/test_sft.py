@@ -9,6 +9,7 @@ from training import checkpoint, pretrain, sft
 from training.sft import IGNORE_INDEX, encode_chat
 from training.tokenizer import load_tokenizer
 from xstage import lake, schemas
+from xstage.run_record import read_checkpoint_meta
 
 RUN_ID = "tiny__demo_minimal_65_25_10__seed0"
 
@@ -66,18 +67,18 @@ def test_sft_trains_on_chat_and_writes_a_loadable_checkpoint(
     }
     result = sft.run(RUN_ID, "demo_sft_tiny", overrides=overrides, show_progress=False)
     final = lake.run_stage_dir(RUN_ID, "sft") / "final"
-    meta = checkpoint.read_meta(final)
+    meta = read_checkpoint_meta(final)
     # Examples whose prompt fills all 96 tokens carry no loss and are dropped.
-    assert 24 <= meta["n_examples"] <= 32
-    assert result.steps == 2 * (meta["n_examples"] // 8)
+    assert 24 <= meta.n_examples <= 32
+    assert result.steps == 2 * (meta.n_examples // 8)
     model = AutoModelForCausalLM.from_pretrained(final)
     assert model.config.num_hidden_layers == 2
     assert AutoTokenizer.from_pretrained(final).chat_template
-    assert meta["stage"] == "sft"
-    assert meta["datasets"] == ["alpaca_gpt4"]
+    assert meta.stage == "sft"
+    assert meta.datasets == ["alpaca_gpt4"]
     assert (
-        meta["parent_sha256"]
-        == checkpoint.read_meta(final.parents[1] / "pretrain/final")["checkpoint_sha256"]
+        meta.parent_sha256
+        == read_checkpoint_meta(final.parents[1] / "pretrain/final").checkpoint_sha256
     )
     metrics = pq.read_table(lake.training_metrics_path("tiny", "demo_minimal_65_25_10", 0, "sft"))
     losses = metrics.column("loss").to_pylist()
