@@ -1,6 +1,7 @@
-"""Build warehouse.duckdb from the lake with dbt (models + data tests + unit tests).
+"""Build warehouse.duckdb from the lake with dbt (models + data tests; unit tests on request).
 
-Used by: `xstage build [--select ...] [--full-refresh]` and benchmarks/warehouse_bench.py.
+Used by: `xstage build [--select ...] [--full-refresh] [--unit-tests]` and
+benchmarks/warehouse_bench.py.
 The build writes a new database file beside the old one and renames it into place, so readers
 keep working while it runs (DESIGN §10). Incremental marts need the previous tables, so the
 current file is copied to the temp path first unless --full-refresh.
@@ -12,9 +13,12 @@ Guarantees (callers need no retries or clean-up of their own):
   test and config file), the dbt / dbt-duckdb versions and the data dir's path, kept in `<data>/cache/dbt/built.json`
   with the warehouse file's size and mtime. When the hash differs, or the warehouse was not made
   by the last recorded build, the build is a full refresh automatically.
-- Unit tests (dbt `unit_tests`, fixed inputs) check model code only: a build runs them unless
-  the record says the unchanged project already passed them all. Views are re-created only on a
-  full refresh (their definitions are in the hash). Data tests run on every build that runs dbt.
+- Unit tests (dbt `unit_tests`, fixed inputs) check model code, not data: `make test` and CI
+  run them (tests/warehouse builds with unit_tests=True), `xstage build` only with --unit-tests
+  (DESIGN §10). Data tests run on every build that runs dbt. Views are re-created only on a
+  full refresh (their definitions are in the hash).
+- Resources: DuckDB's memory limit, spill directory and threads, and dbt's threads, come from
+  configs/warehouse/default.yaml (warehouse/settings.py; environment variables override).
 - Only what the lake changed: the record of the last complete build (no --select, tests run)
   holds a signature per lake table (its files' paths, sizes and mtimes; config exports
   included). An incremental build selects only the tables, incremental marts and tests
@@ -41,39 +45,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-
+from warehouse.config_exports import export_config_dimensions
+from warehouse.settings import OVERRIDES, warehouse_config
 from xstage import lake
-from xstage.config import BenchmarkConfig, MixtureConfig, load_all
 
 log = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 WAREHOUSE_PATH_ENV = "XSTAGE_WAREHOUSE_PATH"
-
-CONFIG_BENCHMARKS = pa.schema(
-    [
-        ("benchmark", pa.string()),
-        ("display_name", pa.string()),
-        ("category", pa.string()),
-        ("chance_accuracy", pa.float64()),
-        ("primary_normalization", pa.string()),
-        ("formulation", pa.string()),
-        ("n_fewshot", pa.int64()),
-        ("benchmark_version", pa.int64()),
-    ]
-)
-CONFIG_MIXTURES = pa.schema(
-    [
-        ("mixture", pa.string()),
-        ("display_name", pa.string()),
-        ("study", pa.string()),
-        ("web_source", pa.string()),
-        ("web_share", pa.float64()),
-        ("code_share", pa.float64()),
-        ("curated_share", pa.float64()),
-    ]
-)
 
 NodeCallback = Callable[[str, str], None]
 
@@ -103,60 +82,6 @@ class BuildResult:
     """Finished nodes per resource type (model, test, unit_test)."""
     up_to_date: bool = False
     """True when nothing changed since the last complete build, so dbt did not run."""
-
-
-def benchmark_rows() -> pa.Table:
-    """One row per benchmark config under configs/benchmarks."""
-    configs: list[BenchmarkConfig] = load_all("benchmarks")  # type: ignore[assignment]
-    rows = [
-        {
-            "benchmark": cfg.id,
-            "display_name": cfg.display_name,
-            "category": cfg.category,
-            "chance_accuracy": cfg.chance_accuracy,
-            "primary_normalization": cfg.primary_normalization,
-            "formulation": cfg.formulation,
-            "n_fewshot": cfg.n_fewshot,
-            "benchmark_version": cfg.version,
-        }
-        for cfg in configs
-    ]
-    return pa.Table.from_pylist(rows, schema=CONFIG_BENCHMARKS)
-
-
-def mixture_rows() -> pa.Table:
-    """One row per mixture config: web source and (web, code, curated) shares."""
-    configs: list[MixtureConfig] = load_all("mixtures")  # type: ignore[assignment]
-    rows = [
-        {
-            "mixture": cfg.id,
-            "display_name": cfg.display_name,
-            "study": cfg.study,
-            "web_source": cfg.web_source,
-            "web_share": cfg.proportions[0],
-            "code_share": cfg.proportions[1],
-            "curated_share": cfg.proportions[2],
-        }
-        for cfg in configs
-    ]
-    return pa.Table.from_pylist(rows, schema=CONFIG_MIXTURES)
-
-
-def export_config_dimensions(root: Path | None = None) -> dict[str, int]:
-    """Write the benchmark and mixture config dimensions to the lake; return row counts.
-
-    A file whose rows are unchanged is left alone, so its mtime (part of the lake signature)
-    moves only when a config does.
-    """
-    import pyarrow.parquet as pq
-
-    tables = {"config_benchmarks": benchmark_rows(), "config_mixtures": mixture_rows()}
-    for name, table in tables.items():
-        path = lake.config_export_path(name, root)
-        if path.exists() and pq.read_table(path).equals(table):
-            continue
-        lake.write_parquet(table, path, table.schema)
-    return {name: table.num_rows for name, table in tables.items()}
 
 
 def lake_source_tables() -> list[str]:
@@ -252,20 +177,21 @@ def dbt_args(
     full_refresh: bool,
     work_dir: Path,
     skip_tests: bool = False,
-    skip_unit_tests: bool = False,
+    unit_tests: bool = False,
     dbt_vars: dict[str, object] | None = None,
 ) -> list[str]:
     """The `dbt build` argument list (quiet: progress comes from the node callback).
 
-    dbt's debug log file is off: its formatting costs CPU on every node. `dbt_vars` override
-    dbt_project.yml's `vars:` (e.g. a study's last_checkpoints).
+    dbt's debug log file is off: its formatting costs CPU on every node. Unit tests (fixed
+    inputs: they check model code, not data) run only when asked, as `make test` does.
+    `dbt_vars` override dbt_project.yml's `vars:` (e.g. a study's last_checkpoints).
     """
     args = ["build", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     args += ["--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")]
     args += ["--quiet", "--no-use-colors", "--log-level-file", "none"]
     if skip_tests:
         args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
-    elif skip_unit_tests:
+    elif not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     for selector in select:
         args += ["--select", selector]
@@ -416,14 +342,16 @@ def build(
     root: Path | None = None,
     skip_tests: bool = False,
     force: bool = False,
+    unit_tests: bool = False,
     dbt_vars: dict[str, object] | None = None,
 ) -> BuildResult:
     """Export config dimensions, run `dbt build` on a copy, rename the copy into place.
 
     Falls back to a full refresh by itself when the project changed since the warehouse was
     built (see the module docstring); `full_refresh=True` forces one. `force=True` runs dbt even
-    when nothing changed since the last complete build. `dbt_vars` override dbt_project.yml's
-    vars; other vars than the last build's make it a full refresh (they are in the hash).
+    when nothing changed since the last complete build; `unit_tests=True` runs dbt's unit tests
+    too (and dbt, even when nothing changed). `dbt_vars` override dbt_project.yml's vars; other
+    vars than the last build's make it a full refresh (they are in the hash).
     """
     started = time.perf_counter()
     data = lake.data_dir(root)
@@ -442,19 +370,16 @@ def build(
         if reason is not None:
             log.info("full refresh: %s", reason)
             full_refresh = True
-        # unit tests check model code only: rerun them only when the project changed
-        units_passed = not full_refresh and previous.get("unit_tests_passed", False)
         complete = not (skip_tests or select)
         changed = changed_sources(previous, signatures)
-        if complete and not (full_refresh or force) and changed == []:
+        if complete and not (full_refresh or force or unit_tests) and changed == []:
             seconds = time.perf_counter() - started
             log.info("%s is up to date with the lake (%.2f s)", target, seconds)
             return BuildResult(path=target, seconds=seconds, up_to_date=True)
         selectors = _selectors(select, full_refresh, force, changed)
-        args = dbt_args(selectors, full_refresh, work_dir, skip_tests, units_passed, dbt_vars)
+        args = dbt_args(selectors, full_refresh, work_dir, skip_tests, unit_tests, dbt_vars)
         counts = _build_into(data, args, on_node)
         record = {"project_hash": current_hash, "warehouse": _stamp(target)}
-        record["unit_tests_passed"] = units_passed or complete
         record["complete"] = complete
         record["lake_signatures"] = signatures
         (work_dir / "built.json").write_text(json.dumps(record))
@@ -473,6 +398,7 @@ def _build_into(data: Path, args: list[str], on_node: NodeCallback | None) -> di
     if target.exists() and "--full-refresh" not in args:
         shutil.copyfile(target, building)
     env = {lake.DATA_DIR_ENV: str(data), WAREHOUSE_PATH_ENV: str(building)}
+    env[OVERRIDES["dbt_threads"]] = str(warehouse_config().dbt_threads)
     try:
         with _environment(env):
             counts = run_dbt(args, on_node)

@@ -1,7 +1,7 @@
 """`xstage build`: lake -> dbt (staging, intermediate, marts + tests) -> warehouse.duckdb.
 
 Used by: xstage build [--select SELECTOR ...] [--full-refresh] [--skip-tests] [--force]
-[--var NAME=VALUE ...].
+[--var NAME=VALUE ...] [--unit-tests].
 """
 
 from __future__ import annotations
@@ -35,8 +35,15 @@ def build(
             help="dbt var NAME=VALUE (YAML value), repeatable, e.g. last_checkpoints=3.",
         ),
     ] = None,
+    unit_tests: Annotated[
+        bool,
+        typer.Option(
+            "--unit-tests",
+            help="Also run dbt's unit tests (fixed inputs; they check model code, as make test does).",
+        ),
+    ] = False,
 ) -> None:
-    """Build warehouse.duckdb with dbt (models, data tests, unit tests); readers keep working."""
+    """Build warehouse.duckdb with dbt (models and data tests); readers keep working."""
     from warehouse.build import BuildError
     from warehouse.build import build as run_build
     from xstage.config import ConfigError
@@ -61,6 +68,7 @@ def build(
                 skip_tests=skip_tests,
                 force=force,
                 dbt_vars=dbt_vars,
+                unit_tests=unit_tests,
             )
         except (BuildError, ConfigError) as exc:
             stdout.line(("build failed", "red"), f"\n{exc}")

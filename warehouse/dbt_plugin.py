@@ -1,6 +1,7 @@
 """dbt-duckdb plugin registering the statistics DuckDB lacks (it has no t distribution).
 
 Used by: `xstage build` and `cd dbt_project && dbt build` (profiles.yml lists this module).
+It also applies the DuckDB resources of configs/warehouse (warehouse/settings.py) to the connection.
 `xstage_r_pvalue(r, n)` is the two-sided p-value of a correlation coefficient under the null,
 t = r sqrt((n - 2) / (1 - r^2)) with n - 2 degrees of freedom (what scipy.stats.pearsonr and
 spearmanr report), computed exactly as the regularised incomplete beta I_{1-r^2}((n-2)/2, 1/2).
@@ -9,6 +10,8 @@ spearmanr report), computed exactly as the regularised incomplete beta I_{1-r^2}
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -50,10 +53,16 @@ def r_pvalues(r: pa.Array, n: pa.Array) -> pa.Array:
 
 
 class Plugin(BasePlugin):
-    """Registers xstage_r_pvalue on every connection dbt opens."""
+    """Applies configs/warehouse (memory, spill dir, threads); registers xstage_r_pvalue."""
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        """Add the UDFs (NULL in -> NULL out), vectorised over Arrow chunks."""
+        """Set the build's DuckDB resources; add the UDFs (NULL in -> NULL out, Arrow chunks)."""
+        from warehouse.settings import duckdb_settings
+
+        data = Path(os.environ.get("XSTAGE_DATA_DIR", "../data")).resolve()
+        for name, value in duckdb_settings(data).items():
+            quoted = value.replace("'", "''")
+            conn.execute(f"set {name} = '{quoted}'")
         conn.create_function(
             "xstage_r_pvalue", r_pvalues, [DOUBLE, BIGINT], DOUBLE, type="arrow",
             null_handling="special",

@@ -7,6 +7,7 @@ Used by: xstage validate, xstage ls, and every command that takes an id
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -460,6 +461,36 @@ class ChatDatasetConfig(StrictModel):
     _id = field_validator("id")(_slug)
 
 
+# DuckDB's memory_limit syntax: a number with a unit (10GiB, 800MB) or a share of RAM (50%)
+MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(%|[KMGT]i?B)", re.IGNORECASE)
+
+
+class WarehouseConfig(StrictModel):
+    """configs/warehouse/default.yaml: how much of the machine one warehouse build may use."""
+
+    id: str
+    """Config id, equal to the file stem (`xstage build` reads `default`)."""
+    memory_limit: str = "50%"
+    """DuckDB memory_limit: a size (`10GiB`) or a share of this machine's RAM (`50%`). Past it,
+    joins, aggregates and sorts spill to temp_directory; Python and dbt need the rest."""
+    temp_directory: str = "cache/duckdb_tmp"
+    """Where DuckDB spills; a relative path is under the data dir ($XSTAGE_DATA_DIR)."""
+    threads: int | None = Field(None, ge=1)
+    """DuckDB worker threads; None: one per CPU core (DuckDB's default)."""
+    dbt_threads: int = Field(4, ge=1)
+    """Models dbt runs at once (each a DuckDB query sharing the threads above)."""
+    preserve_insertion_order: bool = False
+    """DuckDB keeps query output in input order only when True; False lets big inserts stream
+    with less memory (no mart depends on row order: every ordering is an explicit ORDER BY)."""
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit(cls, value: str) -> str:
+        if not MEMORY_LIMIT.fullmatch(value.strip()):
+            raise ValueError(f"{value!r}: expected a size such as '10GiB' or a share such as '50%'")
+        return value.strip()
+
+
 # Kind folder -> its config model, for `xstage validate` and `xstage ls`. Study configs are not
 # here: they belong to the runner (runner.study_config.CONFIG_KINDS adds them).
 CONFIG_KINDS: dict[str, type[StrictModel]] = {
@@ -469,4 +500,5 @@ CONFIG_KINDS: dict[str, type[StrictModel]] = {
     "scales": ScaleConfig,
     "recipes": RecipeConfig,
     "chat": ChatDatasetConfig,
+    "warehouse": WarehouseConfig,
 }

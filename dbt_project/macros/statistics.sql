@@ -95,29 +95,55 @@
         where x is not null and y is not null
     ),
 
-    corr_ranked as (
-        select
-            corr_pairs.*,
-            {{ average_rank('corr_pairs.x', group_cols) }} as x_rank,
-            {{ average_rank('corr_pairs.y', group_cols) }} as y_rank
+    -- one integer per group: windows partitioned by it cost a fraction of a partition over the
+    -- group's (up to nine) string columns; NULL group values (the primary selection) match
+    corr_group_values as (
+        select distinct {{ group_cols | join(', ') }}
         from corr_pairs
     ),
 
+    corr_groups as (
+        select
+            corr_group_values.*,
+            row_number() over () as corr_group
+        from corr_group_values
+    ),
+
+    corr_keyed as (
+        select
+            corr_pairs.*,
+            corr_groups.corr_group
+        from corr_pairs
+        inner join corr_groups
+            on
+            {%- for column in group_cols %}
+            {{ "and " if not loop.first }}corr_pairs.{{ column }} is not distinct from corr_groups.{{ column }}
+            {%- endfor %}
+    ),
+
+    corr_ranked as (
+        select
+            corr_keyed.*,
+            {{ average_rank('corr_keyed.x', ['corr_keyed.corr_group']) }} as x_rank,
+            {{ average_rank('corr_keyed.y', ['corr_keyed.corr_group']) }} as y_rank
+        from corr_keyed
+    ),
+
     corr_by_method as (
-        select {{ group_cols | join(', ') }}, 'pearson' as method, x, y
+        select {{ group_cols | join(', ') }}, corr_group, 'pearson' as method, x, y
         from corr_ranked
         union all
-        select {{ group_cols | join(', ') }}, 'spearman' as method, x_rank as x, y_rank as y
+        select {{ group_cols | join(', ') }}, corr_group, 'spearman' as method, x_rank as x, y_rank as y
         from corr_ranked
     ),
 
     corr_centered as (
         select
             corr_by_method.*,
-            avg(corr_by_method.x) over corr_group as mean_x,
-            avg(corr_by_method.y) over corr_group as mean_y
+            avg(corr_by_method.x) over corr_window as mean_x,
+            avg(corr_by_method.y) over corr_window as mean_y
         from corr_by_method
-        window corr_group as (partition by {{ group_cols | join(', ') }}, corr_by_method.method)
+        window corr_window as (partition by corr_by_method.corr_group, corr_by_method.method)
     ),
 
     corr_aggregated as (

@@ -39,7 +39,7 @@ def build_synthetic(base: Path, n_items: int = 40) -> BuiltLake:
     lake = write_synthetic_lake(base / "data", base / "configs", n_items=n_items)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XSTAGE_CONFIG_DIR", str(base / "configs"))
-        result = build(root=base / "data")
+        result = build(root=base / "data", unit_tests=True)  # make test runs the unit tests
     return BuiltLake(lake=lake, result=result)
 
 
