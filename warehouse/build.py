@@ -216,26 +216,32 @@ def _callback(counts: dict[str, int], on_node: NodeCallback | None) -> Callable[
     return handle
 
 
-def _failures(result: object) -> list[str]:
-    """`<node>: <message>` for every node that did not pass."""
+def _failures(result: object, tests: bool = True) -> list[str]:
+    """`<node>: <message>` for every node that did not pass (data tests only if `tests`)."""
     lines = []
     for node_result in getattr(result, "results", None) or []:
         status = str(node_result.status).lower()
+        if not tests and node_result.node.resource_type == "test":
+            continue
         if status not in {"success", "pass", "skipped", "warn"}:
             lines.append(f"{node_result.node.name} ({status}): {node_result.message}")
     return lines
 
 
 def run_dbt(args: list[str], on_node: NodeCallback | None = None) -> dict[str, int]:
-    """Invoke dbt in-process; raise BuildError naming failures; return node counts."""
+    """Invoke dbt in-process; raise BuildError naming failures in words; return node counts."""
     from dbt.cli.main import dbtRunner
+
+    from warehouse.build_failures import explain
 
     counts: dict[str, int] = {}
     outcome = dbtRunner(callbacks=[_callback(counts, on_node)]).invoke(args)
     if not outcome.success:
-        failures = _failures(outcome.result)
+        results = getattr(outcome.result, "results", None) or []
+        explained = explain(args, results)
+        failures = _failures(outcome.result, tests=not explained) + explained
         detail = "\n".join(failures) if failures else str(outcome.exception)
-        raise BuildError(f"dbt {args[0]} failed:\n{detail}")
+        raise BuildError(f"dbt {args[0]} failed (the previous warehouse is unchanged):\n{detail}")
     return counts
 
 

@@ -8,14 +8,20 @@
     Scoping for the big relations (rows other builds inserted were checked by those builds):
     `this_build_only` checks only rows stamped with this dbt invocation's id (incremental
     appends); `only_leaves` (int_prediction_leaves_resolved) with `leaf_columns` checks only rows
-    whose leaf_columns match a leaf this invocation added (every leaf on a full refresh). -#}
+    whose leaf_columns match a leaf this invocation added (every leaf on a full refresh).
+    Explained (`dbt show` of the test, which `xstage build` runs after a failure, on the
+    unpublished database): every row unscoped, and per violated check also the rule in words and
+    the first three offending keys (warehouse/build_failures.py prints them). -#}
 {% test row_checks(
     model, unique_key=[], not_null=[], accepted_values={}, between={}, expressions=[],
     tolerance=1e-12, only_leaves=none, leaf_columns=[], this_build_only=false
 ) %}
+    {%- set explain = flags.WHICH == 'show' -%}
     {%- set checks = [] -%}
     {%- for column in not_null -%}
-        {%- do checks.append([column, 'not_null(' ~ column ~ ')', column ~ ' is null']) -%}
+        {%- do checks.append([
+            column, 'not_null(' ~ column ~ ')', column ~ ' is null', column ~ ' is NULL'
+        ]) -%}
     {%- endfor -%}
     {%- for column, values in accepted_values.items() -%}
         {%- set quoted = [] -%}
@@ -24,18 +30,23 @@
         {%- endfor -%}
         {%- do checks.append([
             column, 'accepted_values(' ~ column ~ ')',
-            column ~ ' not in (' ~ quoted | join(', ') ~ ')'
+            column ~ ' not in (' ~ quoted | join(', ') ~ ')',
+            column ~ ' is not one of ' ~ quoted | join(', ')
         ]) -%}
     {%- endfor -%}
     {%- for column, bounds in between.items() -%}
         {%- do checks.append([
             column, 'between(' ~ column ~ ', ' ~ bounds[0] ~ ', ' ~ bounds[1] ~ ')',
             column ~ ' < ' ~ bounds[0] ~ ' - ' ~ tolerance ~ ' or ' ~ column ~ ' > '
-            ~ bounds[1] ~ ' + ' ~ tolerance
+            ~ bounds[1] ~ ' + ' ~ tolerance,
+            column ~ ' is outside [' ~ bounds[0] ~ ', ' ~ bounds[1] ~ ']'
         ]) -%}
     {%- endfor -%}
     {%- for expression in expressions -%}
-        {%- do checks.append(['', 'expression(' ~ expression ~ ')', 'not (' ~ expression ~ ')']) -%}
+        {%- do checks.append([
+            '', 'expression(' ~ expression ~ ')', 'not (' ~ expression ~ ')',
+            'the rule "' ~ expression ~ '" does not hold'
+        ]) -%}
     {%- endfor %}
     with
 
@@ -44,7 +55,7 @@
     checked as not materialized (
         select checked_rows.*
         from {{ model }} as checked_rows
-        {%- if only_leaves is not none %}
+        {%- if only_leaves is not none and not explain %}
         semi join {{ only_leaves }} as leaves
             on
             leaves.invocation_id = '{{ invocation_id }}'
@@ -52,11 +63,14 @@
             and checked_rows.{{ column }} = leaves.{{ column }}
             {%- endfor %}
         {%- endif %}
-        {%- if this_build_only %}
+        {%- if this_build_only and not explain %}
         where checked_rows.invocation_id = '{{ invocation_id }}'
         {%- endif %}
     ),
 
+    {%- if explain %}
+    {{ row_checks_explained(checks, unique_key) }}
+    {%- else %}
     {% if unique_key -%}
     -- duplicates: group the key's hash first (one integer column), then group the real key
     -- columns only over rows whose hash repeats (exact: a hash collision is not a failure)
@@ -111,4 +125,5 @@
     select failed_check, n_failures
     from failures
     where n_failures > 0
+    {%- endif %}
 {% endtest %}
