@@ -1,15 +1,19 @@
-"""Time `xstage build` against the pandas + scipy baseline on the paper-size generated lake.
+"""Time `xstage build` against the pandas + scipy baseline on a generated lake of any size.
 
-Used by: `python benchmarks/warehouse_bench.py [--root DIR] [--items 2000]` (BENCHMARKS.md
-"## Warehouse"). Generates the lake with ../shared/tools/warehouse_baseline/gen_big_lake.py
-(2 scales x 9 mixtures x 2 stages x 20 benchmarks x N items x 4 choices), adds lake/runs rows and
-benchmark/mixture configs, holds one run (both stages) out, then times in one go:
-  1. the pandas baseline on the full lake,
+Used by: `python benchmarks/warehouse_bench.py [--root DIR] [--items 2000] [--no-pandas]
+[--full-all] [--clean]` (BENCHMARKS.md "## Warehouse"; `--items 30` is the demo's size, 2000 the
+paper's, 20000 / 60000 10x / 30x). Generates the lake with
+../shared/tools/warehouse_baseline/gen_big_lake.py (2 scales x 9 mixtures x 2 stages x 20
+benchmarks x N items x 4 choices), adds lake/runs rows and benchmark/mixture configs, holds one
+run (both stages) out, then times in one go, with each step's peak RSS:
+  1. the pandas baseline on the full lake (unless --no-pandas: it holds the lake in memory),
   2. `xstage build --full-refresh` on the lake without the held-out run,
   3. `xstage build` after the held-out run arrives (one-run incremental),
   4. `xstage build` with nothing new (returns without dbt), and `--force` (dbt's fixed cost),
   5. one run removed and put back with `--skip-tests` (models only),
-and checks the warehouse against the baseline's accuracy and cross-stage Pearson r.
+  6. with --full-all, `xstage build --full-refresh` of every run (the demo's one build),
+and checks the warehouse against the baseline's accuracy and cross-stage Pearson r. DuckDB's
+memory limit, spill dir and threads come from configs/warehouse or XSTAGE_DUCKDB_* variables.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,19 +42,21 @@ WEB = ("refinedweb", "fineweb_edu", "dclm")
 GRID = ((0.65, 0.25, 0.10), (0.45, 0.35, 0.20), (0.25, 0.45, 0.30))
 HELD_OUT = ("small", "mix8", 0)
 SECOND = ("small", "mix7", 0)
+FULL = "full build (35 of 36 runs)"
 
 
-def run_timed(command: list[str], env: dict) -> tuple[float, float, str]:
-    """(wall seconds, child CPU seconds, stdout tail) of one command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def run_timed(command: list[str], env: dict) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in GiB) of one command, from its own rusage."""
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return wall, cpu, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            out.seek(0)
+            sys.exit(f"{' '.join(command)} failed:\n{out.read().decode()[-4000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 2**20
 
 
 def write_configs(root: Path, meta: dict) -> Path:
@@ -127,11 +133,18 @@ def compare_with_baseline(root: Path) -> dict:
             "pearson_r_max_abs_diff": transfer[0], "pearson_rows": transfer[1]}  # fmt: skip
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("/tmp/xstage_warehouse_bench"))
     parser.add_argument("--items", type=int, default=2000)
-    args = parser.parse_args()
+    parser.add_argument("--no-pandas", action="store_true", help="skip the in-memory baseline")
+    parser.add_argument("--full-all", action="store_true", help="also a full build of all runs")
+    parser.add_argument("--clean", action="store_true", help="delete the root at the end")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     root, lake = args.root.resolve(), args.root.resolve() / "lake"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -141,41 +154,71 @@ def main() -> None:
     env = {**os.environ, "XSTAGE_DATA_DIR": str(root),
            "XSTAGE_CONFIG_DIR": str(write_configs(root, meta))}  # fmt: skip
     all_runs = runs_rows(lake)
-    timings = {}
-    timings["pandas"] = run_timed(
-        [sys.executable, str(TOOLS / "pandas_baseline.py"), str(root)], env
-    )
+    timings, slowest = {}, {}
+    if not args.no_pandas:
+        timings["pandas"] = run_timed(
+            [sys.executable, str(TOOLS / "pandas_baseline.py"), str(root)], env
+        )
     parked = root / "held_out"
     shutil.move(held_out_dir(lake), parked)
     held = [r for r in all_runs if (r["scale"], r["mixture"], r["seed"]) == HELD_OUT]
     write_runs(root, [r for r in all_runs if r not in held])
-    timings["full build (35 of 36 runs)"] = run_timed([str(XSTAGE), "build", "--full-refresh"], env)
-    slowest = slowest_nodes(root)
+    timings[FULL] = run_timed([str(XSTAGE), "build", "--full-refresh"], env)
+    slowest["full"] = slowest_nodes(root)
+    sizes = {"lake": du(lake), "warehouse, 35 runs": du(root / "warehouse.duckdb")}
     shutil.move(parked, held_out_dir(lake))
     write_runs(root, held)
     timings["one-run incremental"] = run_timed([str(XSTAGE), "build"], env)
+    slowest["incremental"] = slowest_nodes(root)
     timings["no change (up to date)"] = run_timed([str(XSTAGE), "build"], env)
     timings["no change, --force (dbt floor)"] = run_timed([str(XSTAGE), "build", "--force"], env)
-    checks = compare_with_baseline(root)
+    checks = {} if args.no_pandas else compare_with_baseline(root)
+    removed_and_restored(root, lake, env, timings)
+    if args.full_all:
+        timings["full build, all 36 runs"] = run_timed(
+            [str(XSTAGE), "build", "--full-refresh"], env
+        )
+    sizes["warehouse, 36 runs"] = du(root / "warehouse.duckdb")
+    report(timings, checks, meta, slowest, sizes)
+    if args.clean:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def removed_and_restored(root: Path, lake: Path, env: dict, timings: dict) -> None:
+    """One run removed, then put back, each followed by `xstage build --skip-tests`."""
+    parked = root / "held_out"
     shutil.move(held_out_dir(lake, SECOND), parked)
     timings["run removed, --skip-tests"] = run_timed([str(XSTAGE), "build", "--skip-tests"], env)
     shutil.move(parked, held_out_dir(lake, SECOND))
     timings["one-run incremental, --skip-tests"] = run_timed(
         [str(XSTAGE), "build", "--skip-tests"], env
     )
-    report(timings, checks, meta, slowest)
 
 
-def report(timings: dict, checks: dict, meta: dict, slowest: list) -> None:
+def du(path: Path) -> float:
+    """Size of a file or directory tree in GiB."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 2**30
+
+
+def report(timings: dict, checks: dict, meta: dict, slowest: dict, sizes: dict) -> None:
     rows = meta["rows"]["predictions"]
-    print(f"lake: {rows:,} prediction rows; load average {os.getloadavg()[0]:.1f} at the end; "
-          f"{os.cpu_count()} CPUs, dbt threads {os.environ.get('XSTAGE_DBT_THREADS', '4')}")  # fmt: skip
-    print(f"{'step':<34}{'wall s':>9}{'cpu s':>9}")
-    for name, (wall, cpu, _) in timings.items():
-        print(f"{name:<34}{wall:>9.1f}{cpu:>9.1f}")
-    pandas, full = timings["pandas"], timings["full build (35 of 36 runs)"]
-    print(f"pandas / full build: wall {pandas[0] / full[0]:.2f}x, cpu {pandas[1] / full[1]:.2f}x")
-    print("slowest nodes of the full build (s):", slowest)
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    limit = os.environ.get("XSTAGE_DUCKDB_MEMORY_LIMIT", "from configs/warehouse")
+    print(f"lake: {rows:,} prediction rows; commit {commit}; {os.cpu_count()} CPUs; load average "
+          f"{os.getloadavg()[0]:.1f} at the end; DuckDB memory_limit {limit}")  # fmt: skip
+    print(f"{'step':<36}{'wall s':>9}{'cpu s':>9}{'peak RSS GiB':>14}")
+    for name, (wall, cpu, rss) in timings.items():
+        print(f"{name:<36}{wall:>9.1f}{cpu:>9.1f}{rss:>14.2f}")
+    if "pandas" in timings:
+        pandas, full = timings["pandas"], timings[FULL]
+        print(
+            f"pandas / full build: wall {pandas[0] / full[0]:.2f}x, cpu {pandas[1] / full[1]:.2f}x"
+        )
+    print("sizes (GiB):", {name: round(value, 3) for name, value in sizes.items()})
+    for name, nodes in slowest.items():
+        print(f"slowest nodes of the {name} build (s):", nodes)
     print(f"checks against pandas_out: {checks}")
 
 

@@ -26,7 +26,7 @@ def relation_of(model_name: str) -> str:
 
 def show_args(build_args: list[str], test_names: list[str]) -> list[str]:
     """`dbt show` of the given tests with the build's project, profile, target and log paths."""
-    args = ["show", "--quiet", "--no-use-colors", "--log-level-file", "none"]
+    args = ["show", "--log-level", "none", "--no-use-colors", "--log-level-file", "none"]
     for index, token in enumerate(build_args):
         if token in LOCATING_OPTIONS:
             args += [token, build_args[index + 1]]
