@@ -14,13 +14,16 @@ TORCH_SPEC ?= torch==2.13.0
 
 # Where `make browser` leaves the reason it could not provide chromium; the report test skips with it.
 BROWSER_NOTE := $(VENV)/browser-unavailable
+# The single-node Slurm cluster `make test` starts for the Slurm executor's test (.ci/slurm): one
+# state dir per checkout, under /tmp (short: a Unix socket path is limited to 108 bytes).
+SLURM_DIR ?= /tmp/xstage-slurm-$(shell echo "$(CURDIR)" | md5sum | cut -c1-8)
 # `make test` spreads test files over this many processes (xdist: `auto` is one per core; a
 # file stays on one worker so its module fixtures are built once). PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= auto
 # The unit-level loop: everything not marked as slow, dbt, vLLM or browser (pyproject markers).
 FAST_MARKERS := not slow and not dbt and not vllm and not browser
 
-.PHONY: setup setup-gpu demo test test-fast browser lint format clean
+.PHONY: setup setup-gpu demo test test-fast browser slurm-start slurm-stop lint format clean
 
 $(BIN)/xstage: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,10 +72,21 @@ browser: setup
 	fi
 	@if [ -f $(BROWSER_NOTE) ]; then echo "note: $$(cat $(BROWSER_NOTE)); the browser test will skip"; fi
 
-# The whole suite, lint first. pytest's own exit code is make's (5, nothing collected, fails).
-test: setup lint browser
-	XSTAGE_NO_BROWSER="$$(cat $(BROWSER_NOTE) 2>/dev/null)" \
-	  $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+# A real Slurm for tests/pipeline/test_slurm.py (DESIGN §8): installs slurm-wlm and munge with
+# apt-get when missing and permitted, like `browser`; where it cannot, $(SLURM_DIR)/unavailable
+# says why and that test skips with the reason. The test finds the cluster by XSTAGE_SLURM_DIR.
+slurm-start:
+	@.ci/slurm start $(SLURM_DIR)
+
+slurm-stop:
+	@.ci/slurm stop $(SLURM_DIR)
+
+# The whole suite, lint first, with the Slurm cluster up for its duration (stopped whatever the
+# outcome). pytest's own exit code is make's (5, nothing collected, fails).
+test: setup lint browser slurm-start
+	XSTAGE_NO_BROWSER="$$(cat $(BROWSER_NOTE) 2>/dev/null)" XSTAGE_SLURM_DIR=$(SLURM_DIR) \
+	  $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile; \
+	status=$$?; .ci/slurm stop $(SLURM_DIR); exit $$status
 
 # The fast loop while editing (under 2 minutes on 2 cores): unit-level tests only, no lint.
 test-fast: setup

@@ -6,8 +6,9 @@ implement the same one method.
 A step starts as soon as the steps it depends on are done; each worker process (spawned, so
 no torch or OpenMP state is forked) uses max(1, cores // N) torch threads unless the study sets
 `torch_threads`. Steps that write shared files (build, report) run alone. The main process
-alone checks done(), writes the step log and prints one plain line per started and finished
-step. A failing step lets the running ones finish, starts nothing more, and raises StepError;
+alone checks done(), writes the step log and shows the progress: one display for the study
+plus a line per running step (runner.study_progress), and one plain line per started and
+finished step. A failing step lets the running ones finish, starts nothing more, and raises StepError;
 Ctrl-C cancels what is pending and terminates the workers. A rerun resumes from what exists.
 """
 
@@ -25,7 +26,11 @@ from typing import Protocol
 from runner.pipeline import StepError, StepOutcome, append_step_log, run_study, write_resolved_study
 from runner.steps import Step
 from runner.study_plan import StudyPlan
+from runner.study_progress import StudyProgress
 from xstage.console import console
+
+# How often the runner wakes while steps run, to refresh the progress display (seconds).
+TICK_SECONDS = 1.0
 
 
 class Executor(Protocol):
@@ -125,7 +130,8 @@ def run_parallel(plan: StudyPlan, only: str | None, jobs: int) -> list[StepOutco
     )
     outcomes: dict[str, StepOutcome] = {}
     try:
-        _drive(plan.study.id, _Schedule(steps), pool, jobs, outcomes, len(steps))
+        with StudyProgress(plan.study.id, len(steps)) as shown:
+            _drive(plan.study.id, _Schedule(steps), pool, jobs, outcomes, shown)
     except KeyboardInterrupt:
         _stop(pool)
         raise
@@ -143,8 +149,9 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         process.join(timeout=10)
 
 
-def _drive(study_id, schedule, pool, jobs, outcomes, total) -> None:
+def _drive(study_id, schedule, pool, jobs, outcomes, shown) -> None:
     failure: StepError | None = None
+    total = shown.total
     while schedule.pending or schedule.running:
         while failure is None and len(schedule.running) < jobs and (ready := schedule.ready()):
             step = ready[0]
@@ -153,13 +160,16 @@ def _drive(study_id, schedule, pool, jobs, outcomes, total) -> None:
                 append_step_log(study_id, step, "skipped")
                 outcomes[step.name] = StepOutcome(step, "skipped")
                 schedule.finished.add(step.name)
+                shown.finished(step, "skipped")
                 continue
             append_step_log(study_id, step, "started")
             _line(len(outcomes), total, "started", step.name)
             schedule.running[pool.submit(_work, step)] = step
+            shown.running(step)
         if not schedule.running:
             break
-        finished, _ = wait(schedule.running, return_when=FIRST_COMPLETED)
+        finished, _ = wait(schedule.running, timeout=TICK_SECONDS, return_when=FIRST_COMPLETED)
+        shown.tick()
         for future in finished:
             step = schedule.running.pop(future)
             error = _finish(study_id, step, future, outcomes)
@@ -167,9 +177,11 @@ def _drive(study_id, schedule, pool, jobs, outcomes, total) -> None:
                 schedule.finished.add(step.name)
                 seconds = outcomes[step.name].seconds
                 _line(len(outcomes), total, "done", f"{step.name} ({seconds:.1f} s)")
+                shown.finished(step, "done")
             else:
                 failure = failure or error
                 _line(len(outcomes), total, "failed", step.name)
+                shown.finished(step, "failed")
     if failure is not None:
         raise failure
 

@@ -74,6 +74,7 @@ def append_step_log(
         "event": event,
         "seconds": round(seconds, 3),
         "cpu_seconds": round(cpu, 3),
+        "pid": os.getpid(),  # `xstage status` calls a started step running while this lives
     }
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from runner.slurm_config import SlurmSpec
 from xstage.config import (
     CONFIG_KINDS as STAGE_CONFIG_KINDS,
 )
@@ -156,6 +157,8 @@ class StudyConfig(StrictModel):
     machine OpenMP's spin-waiting makes a two-thread run several times slower than one."""
     estimate: CostEstimate
     """Throughput assumptions for `xstage run --dry-run`."""
+    slurm: SlurmSpec = Field(default_factory=SlurmSpec)
+    """Per-kind Slurm resources of the study's steps (`xstage run --executor slurm`)."""
 
     _id = field_validator("id")(lambda value: check_slug(value, "id"))
 
