@@ -108,7 +108,7 @@ def slurm_study(mini_study: Path) -> Path:
 
 
 def test_slurm_study_equals_local_and_survives_a_killed_submitter(
-    slurm_study, tmp_path, slurm_conf
+    slurm_study, tmp_path, slurm_conf, request
 ):
     from runner.study_config import load_study
     from runner.study_plan import plan_study
@@ -116,6 +116,12 @@ def test_slurm_study_equals_local_and_survives_a_killed_submitter(
     mini_study = slurm_study
     data = tmp_path / "slurm"
     env = env_for(data, slurm_conf)
+    # The local run shares the cores with the jobs from the start: it fills their idle gaps.
+    local_args = [XSTAGE, "run", str(mini_study), "--executor", "local", "--jobs", "2"]
+    local_env = env_for(tmp_path / "local", slurm_conf)
+    with (tmp_path / "local.log").open("wb") as local_log:
+        local = subprocess.Popen(local_args, env=local_env, stdout=local_log, stderr=local_log)
+    request.addfinalizer(local.kill)  # a failing assertion below must not leave it running
     # 1. The tokenizer alone, before any corpus is ingested: its job fails; status shows the log.
     failed = xstage("run", str(mini_study), "--executor", "slurm", "--only", "tokenizer", env=env)
     assert failed.returncode == 1, failed.stderr[-3000:]
@@ -157,17 +163,8 @@ def test_slurm_study_equals_local_and_survives_a_killed_submitter(
     assert not [line for line in lines if any(w in line for w in UNFINISHED)], done.stdout
     assert len(done.stdout.splitlines()) >= len(config.mixtures) * 2
 
-    # 4. The same study run locally: the same marts, row for row.
-    local = xstage(
-        "run",
-        str(mini_study),
-        "--executor",
-        "local",
-        "--jobs",
-        "2",
-        env=env_for(tmp_path / "local", slurm_conf),
-    )
-    assert local.returncode == 0, local.stderr[-3000:]
+    # 4. The same study run locally (started at the top, beside the cluster): the same marts.
+    assert local.wait(timeout=900) == 0, (tmp_path / "local.log").read_text()[-3000:]
     for mart in MARTS:
         slurm_rows = mart_rows(data, mart)
         assert slurm_rows, mart
