@@ -54,7 +54,6 @@ def run(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help=WAIT_HELP)] = True,
 ) -> None:
     """Run a study end to end (ingest -> ... -> report), skipping finished study steps."""
-    from runner import executor as engines
     from runner import pipeline, slurm_executor, study_tables
     from runner.slurm_jobs import SlurmError
     from runner.study_config import load_study
@@ -69,12 +68,7 @@ def run(
             if executor == "slurm":
                 stdout.print(slurm_executor.jobs_table(plan, only), highlight=False)
             return
-        engine: engines.Executor = (
-            slurm_executor.SlurmExecutor(wait)
-            if executor == "slurm"
-            else engines.LocalExecutor(jobs or engines.default_jobs())
-        )
-        outcomes = engine.run(plan, only)
+        outcomes = _engine(executor, jobs, wait).run(plan, only)
     except (pipeline.StepError, SlurmError, ValueError) as exc:
         console.error(exc, label="error:")
         raise typer.Exit(1) from None
@@ -88,6 +82,16 @@ def run(
     if only in (None, "build", "report"):
         rows = pipeline.category_summary()
         stdout.print(study_tables.summary_table(rows, config.scales, pipeline.SUMMARY_SOURCE))
+
+
+def _engine(executor: Executor, jobs: int | None, wait: bool):
+    """The runner.executor.Executor that `--executor` (and `--jobs`, `--wait`) name."""
+    from runner import executor as engines
+    from runner.slurm_executor import SlurmExecutor
+
+    if executor == Executor.SLURM:
+        return SlurmExecutor(wait)
+    return engines.LocalExecutor(jobs or engines.default_jobs())
 
 
 def status(study: Annotated[str, STUDY_ARG]) -> None:
