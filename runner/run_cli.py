@@ -75,10 +75,10 @@ def run(
     except KeyboardInterrupt:
         console.error("interrupted; rerun the same command to resume", label="stopped:")
         raise typer.Exit(130) from None
-    stdout.print(study_tables.outcome_table(outcomes))
-    if executor == "slurm" and not wait:
+    if executor == Executor.SLURM and not wait:
         stdout.print(f"submitted; `xstage status {study}` shows where the jobs stand")
         return
+    stdout.print(study_tables.outcome_table(outcomes))
     if only in (None, "build", "report"):
         rows = pipeline.category_summary()
         stdout.print(study_tables.summary_table(rows, config.scales, pipeline.SUMMARY_SOURCE))

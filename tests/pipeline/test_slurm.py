@@ -114,6 +114,8 @@ def test_slurm_study_equals_local_and_survives_a_killed_submitter(
     from runner.study_plan import plan_study
 
     mini_study = slurm_study
+    config, path = load_study(mini_study)
+    plan = plan_study(config, path)
     data = tmp_path / "slurm"
     env = env_for(data, slurm_conf)
     # The local run shares the cores with the jobs from the start: it fills their idle gaps.
@@ -140,6 +142,7 @@ def test_slurm_study_equals_local_and_survives_a_killed_submitter(
     first = subprocess.Popen(args, env=env, stdout=logs[0], stderr=logs[0])
     kill_when(first, lambda: len(our_jobs(env, data)) > len(earlier))
     submitted_before_kill = len(our_jobs(env, data)) - len(earlier)
+    assert submitted_before_kill < len(plan.steps)  # killed with submissions still to make
     second = subprocess.Popen(args, env=env, stdout=logs[1], stderr=logs[1])
     kill_when(
         second, lambda: any(s == "RUNNING" for _, s, k in our_jobs(env, data) if "pretrain" in k)
@@ -151,12 +154,10 @@ def test_slurm_study_equals_local_and_survives_a_killed_submitter(
     assert final.returncode == 0, final.stderr[-3000:] + final.stdout[-3000:]
 
     # 3. Every step submitted once; the failed tokenizer once more. Nothing still queued.
-    config, path = load_study(mini_study)
-    plan = plan_study(config, path)
     jobs = our_jobs(env, data)
     counts = Counter(step for _, _, step in jobs)
     expected = {s.name: 1 + (s.kind == "tokenizer") for s in plan.steps}
-    assert counts == expected, f"submitted once mid-kill: {submitted_before_kill}"
+    assert counts == expected
     assert {state for _, state, _ in jobs} <= {"COMPLETED", "FAILED"}
     done = xstage("status", str(mini_study), env=env)
     lines = done.stdout.splitlines()
