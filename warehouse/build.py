@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warehouse.config_exports import export_config_dimensions
+from warehouse.dbt_session import close_dbt_connections, environment, seal
 from warehouse.settings import OVERRIDES, warehouse_config
 from xstage import lake
 
@@ -157,21 +158,6 @@ def downstream_selectors(tables: list[str]) -> list[str]:
     return [*selectors, "resource_type:unit_test"]
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the dbt invocation and restore them afterwards."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def dbt_args(
     select: list[str],
     full_refresh: bool,
@@ -243,39 +229,6 @@ def run_dbt(args: list[str], on_node: NodeCallback | None = None) -> dict[str, i
         detail = "\n".join(failures) if failures else str(outcome.exception)
         raise BuildError(f"dbt {args[0]} failed (the previous warehouse is unchanged):\n{detail}")
     return counts
-
-
-def close_dbt_connections() -> None:
-    """Close dbt-duckdb's cached in-process database handle (kept across invocations).
-
-    dbt-duckdb's own `close_all_connections` only drops the reference; an open handle to a
-    deleted or renamed file would be reused by the next build with the same credentials.
-    """
-    import sys
-
-    module = sys.modules.get("dbt.adapters.duckdb.connections")
-    if module is None:
-        return
-    manager = module.DuckDBConnectionManager
-    with manager._LOCK:
-        environment, manager._ENV = manager._ENV, None
-    if environment is not None:
-        environment.close()
-
-
-def _seal(path: Path) -> None:
-    """Close dbt's DuckDB connection and checkpoint `path` so it stands alone (no WAL).
-
-    dbt-duckdb keeps its connection open across in-process invocations; renaming the file while
-    changes sit in its .wal would lose them.
-    """
-    import duckdb
-
-    close_dbt_connections()
-    with duckdb.connect(str(path)) as connection:
-        connection.execute("checkpoint")
-    wal = path.with_name(path.name + ".wal")
-    assert not wal.exists(), f"{wal} survived a checkpoint"
 
 
 def project_vars() -> dict[str, object]:
@@ -406,9 +359,9 @@ def _build_into(data: Path, args: list[str], on_node: NodeCallback | None) -> di
     env = {lake.DATA_DIR_ENV: str(data), WAREHOUSE_PATH_ENV: str(building)}
     env[OVERRIDES["dbt_threads"]] = str(warehouse_config().dbt_threads)
     try:
-        with _environment(env):
+        with environment(env):
             counts = run_dbt(args, on_node)
-        _seal(building)
+        seal(building)
         os.replace(building, target)
     finally:
         close_dbt_connections()
