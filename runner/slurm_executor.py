@@ -137,9 +137,14 @@ def _cpu() -> float:
 
 
 def _local_argv(argv: list[str]) -> list[str]:
-    """`torchrun`/`xstage` from this interpreter's environment, whatever PATH the job has."""
+    """`torchrun`/`xstage` from this interpreter's environment, whatever PATH the job has.
+
+    torchrun gets `--standalone` (a free rendezvous port): two training jobs sharing a node
+    would otherwise both rendezvous on port 29500.
+    """
     sibling = Path(sys.executable).with_name(argv[0])
-    return [str(sibling) if sibling.exists() else argv[0], *argv[1:]]
+    launcher = [str(sibling) if sibling.exists() else argv[0]]
+    return launcher + (["--standalone"] if argv[0] == "torchrun" else []) + argv[1:]
 
 
 # ---------------------------------------------------------------------------------------------
