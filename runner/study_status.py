@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from runner.pipeline import read_step_log, step_log_path
 from runner.slurm_jobs import JobRegistry, SlurmError, job_state, log_paths, squeue_jobs
 from runner.steps import Step
 from runner.study_plan import StudyPlan, runs_of, stages_of
+from xstage.ids import run_id
 
 GRID_KINDS = ("train", "score")
 
@@ -94,8 +94,6 @@ def grid_rows(plan: StudyPlan, states: dict[str, StepState]) -> list[dict]:
             by_key[(step.run_id, stage, kind)] = states[step.name]
     rows = []
     for scale, mixture, seed in runs_of(plan.study):
-        from xstage.ids import run_id
-
         rid = run_id(scale, mixture, seed)
         for stage in stages_of(plan.study):
             row = {"scale": scale, "mixture": mixture, "seed": seed, "stage": stage}
@@ -150,8 +148,3 @@ def _styled(state: StepState):
 
     colour = {"done": "green", "failed": "red", "running": "cyan", "queued": "yellow"}
     return Text(str(state), style=colour.get(state.state, ""))
-
-
-def study_log_dir(plan: StudyPlan) -> Path:
-    """Where the study's logs live (named in the status footer)."""
-    return step_log_path(plan.study.id).parent
