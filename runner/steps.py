@@ -39,6 +39,25 @@ def checkpoint_meta(rid: str, stage: str) -> CheckpointMeta | None:
     return read_checkpoint_meta(final) if (final / META_FILE).is_file() else None
 
 
+def last_checkpoints(rid: str, stage: str, n: int) -> list[str]:
+    """`final` and the newest n - 1 finished periodic checkpoints before it, newest first.
+
+    Periodic checkpoints are `step-NNNNNNN` directories with a meta.json; one at final's own
+    step is the same weights and is skipped. Resolved when the step runs (they exist only then).
+    """
+    meta = checkpoint_meta(rid, stage)
+    if n <= 1 or meta is None:
+        return ["final"]
+    stage_dir = lake.run_stage_dir(rid, stage)
+    earlier = []
+    for path in sorted(stage_dir.glob("step-*"), reverse=True):
+        if (path / META_FILE).is_file():
+            step = read_checkpoint_meta(path).checkpoint_step
+            if step < meta.checkpoint_step:
+                earlier.append((step, path.name))
+    return ["final"] + [name for _, name in sorted(earlier, reverse=True)[: n - 1]]
+
+
 def newest_mtime(directory: Path, pattern: str = "*.parquet") -> float:
     """Newest mtime of the files under `directory` matching `pattern` (0 when none)."""
     if not directory.is_dir():
@@ -304,20 +323,29 @@ class Score(Step):
     dtype: str
     batch_tokens: int | None = None
     pmi: bool = False
+    last_checkpoints: int = 1
+    """`final` plus the newest n - 1 periodic checkpoints (the study's scoring.last_checkpoints)."""
 
     @property
     def name(self) -> str:
         return f"score {self.run_id} {self.stage}"
 
     def done(self) -> bool:
-        meta = checkpoint_meta(self.run_id, self.stage)
-        if meta is None:
+        if checkpoint_meta(self.run_id, self.stage) is None:
             return False
-        step = meta.checkpoint_step
         ids = (self.scale, self.mixture, self.seed, self.stage)
-        return all(lake.predictions_path(*ids, b, step).is_file() for b, _ in self.limits)
+        stage_dir = lake.run_stage_dir(self.run_id, self.stage)
+        for name in last_checkpoints(self.run_id, self.stage, self.last_checkpoints):
+            step = read_checkpoint_meta(stage_dir / name).checkpoint_step
+            if not all(lake.predictions_path(*ids, b, step).is_file() for b, _ in self.limits):
+                return False
+        return True
 
     def run(self) -> None:
+        for checkpoint in last_checkpoints(self.run_id, self.stage, self.last_checkpoints):
+            self._score(checkpoint)
+
+    def _score(self, checkpoint: str) -> None:
         from scoring.score import GROUP_ITEMS, score_run
 
         extra = {} if self.batch_tokens is None else {"batch_tokens": self.batch_tokens}
@@ -325,7 +353,7 @@ class Score(Step):
             score_run(
                 self.run_id,
                 self.stage,
-                checkpoint="final",
+                checkpoint=checkpoint,
                 benchmarks=benchmarks,
                 backend=self.backend,
                 limit=limit,
@@ -339,9 +367,14 @@ class Score(Step):
             )
 
     def commands(self, nproc: int = 8) -> list[list[str]]:
+        checkpoints = last_checkpoints(self.run_id, self.stage, self.last_checkpoints)
+        return [c for checkpoint in checkpoints for c in self._commands(checkpoint)]
+
+    def _commands(self, checkpoint: str) -> list[list[str]]:
         commands = []
         for limit, benchmarks in limit_groups(self.limits):
             args = ["xstage", "score", "--run", self.run_id, "--stage", self.stage]
+            args += [] if checkpoint == "final" else ["--checkpoint", checkpoint]
             args += [arg for benchmark in benchmarks for arg in ("--benchmark", benchmark)]
             args += ["--backend", self.backend, "--device", self.device, "--dtype", self.dtype]
             args += _option("--limit", limit) + _option("--batch-tokens", self.batch_tokens)
@@ -355,6 +388,8 @@ class Build(Step):
 
     kind: ClassVar[str] = "build"
     exclusive: ClassVar[bool] = True
+    dbt_vars: tuple[tuple[str, int], ...] = ()
+    """dbt vars the study sets (last_checkpoints, decision_bootstrap_resamples), sorted."""
 
     @property
     def name(self) -> str:
@@ -374,10 +409,11 @@ class Build(Step):
         def on_node(name: str, status: str) -> None:
             log.debug("dbt build: %s %s", name, status)
 
-        build([], False, on_node, skip_tests=False, force=False)
+        build([], False, on_node, skip_tests=False, force=False, dbt_vars=dict(self.dbt_vars))
 
     def commands(self, nproc: int = 8) -> list[list[str]]:
-        return [["xstage", "build"]]
+        options = [arg for name, value in self.dbt_vars for arg in ("--var", f"{name}={value}")]
+        return [["xstage", "build", *options]]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -93,6 +93,10 @@ class ScoringSpec(StrictModel):
     """Tokens per scoring batch; None lets the backend choose (it backs off on OOM)."""
     pmi: bool = False
     """Also score each answer after BOS alone (logprob_uncond) for the `pmi` normalization."""
+    last_checkpoints: int = Field(1, ge=1)
+    """Checkpoints scored per run x stage: `final` plus the newest n - 1 periodic ones (needs
+    `checkpoint_every` and a `keep_last` that keeps them); the warehouse's checkpoint-noise marts
+    (signal, noise, SNR) read them (docs/metrics_decisions.md). 1 scores `final` only."""
 
 
 class CostEstimate(StrictModel):
@@ -151,6 +155,9 @@ class StudyConfig(StrictModel):
     """Recipes per scale id (every scale needs one)."""
     scoring: ScoringSpec = Field(default_factory=ScoringSpec)
     """Scoring backend and options."""
+    decision_bootstrap_resamples: int = Field(1000, ge=0)
+    """Item-bootstrap resamples B of the transfer r and decision-accuracy intervals in the
+    warehouse (docs/metrics_decisions.md); 0 switches the bootstrap off."""
     torch_threads: int | None = Field(None, gt=0)
     """CPU threads torch may use in `xstage run` (training and scoring run in-process); None =
     torch's default, every core. Tiny models gain little from a second thread, and on a shared

@@ -90,9 +90,25 @@ def plan_study(study: StudyConfig, path: Path) -> StudyPlan:
     device = resolve_device(study.scoring.device)
     for stage in stages_of(study):
         plan.steps += [_score_step(study, stage, device, *run) for run in runs_of(study)]
-    build = Build(deps=tuple(step.name for step in plan.steps))
+    build = Build(dbt_vars=_dbt_vars(study), deps=tuple(step.name for step in plan.steps))
     plan.steps += [build, Report(study=study.id, study_path=path, deps=(build.name,))]
     return plan
+
+
+def _dbt_vars(study: StudyConfig) -> tuple[tuple[str, int], ...]:
+    """The study's warehouse settings that differ from dbt_project.yml's defaults.
+
+    Only those: vars are part of the build's project hash, so a plain `xstage build` of a study
+    at the defaults stays incremental.
+    """
+    from warehouse.build import project_vars
+
+    wanted = {
+        "decision_bootstrap_resamples": study.decision_bootstrap_resamples,
+        "last_checkpoints": study.scoring.last_checkpoints,
+    }
+    defaults = project_vars()
+    return tuple(sorted((k, v) for k, v in wanted.items() if v != defaults[k]))
 
 
 def _ingest_steps(study: StudyConfig) -> list[Step]:
@@ -177,6 +193,7 @@ def _score_step(
         dtype=options.dtype,
         batch_tokens=options.batch_tokens,
         pmi=options.pmi,
+        last_checkpoints=options.last_checkpoints,
         deps=(f"{stage} {rid}", *(IngestBenchmark(benchmark=b).name for b in study.benchmarks)),
         tokens=tokens,
         seconds=tokens / study.estimate.score_tokens_per_s[scale],
