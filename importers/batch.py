@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 MAX_PROBLEMS_SHOWN = 50
@@ -78,6 +78,8 @@ class ImportBatch:
     origin: str
     problems: list[tuple[str, str]] = field(default_factory=list)
     runs: dict[tuple[str, str], RunKey] = field(default_factory=dict)
+    checkpoints: dict[tuple[str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
+    """The checkpoint steps each run_id x stage of `runs` brings."""
     items: dict[str, dict[str, dict]] = field(default_factory=lambda: defaultdict(dict))
     item_where: dict[tuple[str, str], str] = field(default_factory=dict)
     leaves: dict[tuple[str, RunKey, str], list[dict]] = field(
@@ -91,12 +93,18 @@ class ImportBatch:
         self.problems.append((where, message))
 
     def add_run(self, run: RunKey, where: str) -> bool:
-        """Register a run; the same run_id x stage must keep its scale, unit and seed."""
-        known = self.runs.get((run.run_id, run.stage))
+        """Register a run checkpoint; the same run_id x stage must keep its scale, unit and seed.
+
+        A run x stage may come with several checkpoint_step values (checkpoint-noise studies):
+        each is its own leaf and its own lake/runs row.
+        """
+        key = (run.run_id, run.stage)
+        known = self.runs.get(key)
         if known is None:
-            self.runs[(run.run_id, run.stage)] = run
+            self.runs[key] = run
+            self.checkpoints[key].add(run.checkpoint_step)
             return True
-        if known != run:
+        if replace(known, checkpoint_step=run.checkpoint_step) != run:
             self.problem(
                 where,
                 f"run {run.run_id!r} stage {run.stage!r} has scale={run.scale} unit={run.unit} "
@@ -104,6 +112,7 @@ class ImportBatch:
                 f"seed={known.seed} earlier",
             )
             return False
+        self.checkpoints[key].add(run.checkpoint_step)
         return True
 
     def claim(self, run: RunKey, benchmark: str, item_id: str, where: str) -> bool:

@@ -262,21 +262,25 @@ def _plan_runs(batch: ImportBatch, root: Path | None) -> list[tuple[Path, pa.Tab
     config_hash = hashlib.sha256("\n".join(sorted(batch.sources)).encode()).hexdigest()
     planned = []
     for run in batch.runs.values():
-        record = RunRecord(
-            run_id=run.run_id,
-            scale=run.scale,
-            mixture=run.unit,
-            seed=run.seed,
-            stage=run.stage,
-            origin="import",
-            checkpoint_step=run.checkpoint_step,
-            created_at=now,
-            n_params_nominal=run.n_params
-            if run.n_params is not None
-            else nominal_params(run.scale),
-            config_hash=config_hash,
-        )
-        planned.append((lake.runs_path(run.run_id, run.stage, root), runs_table([record])))
+        steps = sorted(batch.checkpoints.get((run.run_id, run.stage)) or {run.checkpoint_step})
+        records = [
+            RunRecord(
+                run_id=run.run_id,
+                scale=run.scale,
+                mixture=run.unit,
+                seed=run.seed,
+                stage=run.stage,
+                origin="import",
+                checkpoint_step=step,  # one row per imported checkpoint (DESIGN §4)
+                created_at=now,
+                n_params_nominal=run.n_params
+                if run.n_params is not None
+                else nominal_params(run.scale),
+                config_hash=config_hash,
+            )
+            for step in steps
+        ]
+        planned.append((lake.runs_path(run.run_id, run.stage, root), runs_table(records)))
     return planned
 
 
