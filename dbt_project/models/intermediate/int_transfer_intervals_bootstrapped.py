@@ -15,6 +15,7 @@ of the unit means for decision accuracy. Intervals: 2.5% and 97.5% quantiles (nu
 the defined resampled values. tests/warehouse/reference_bootstrap.py recomputes all of it.
 """
 
+import functools
 import warnings
 import zlib
 
@@ -49,10 +50,11 @@ complete as (
     having count(*) = cells.n_cells
 )
 select * from kept semi join complete using (scale, benchmark, item_id)
-order by scale, benchmark, mixture, stage, item_id
+order by benchmark, scale, mixture, stage, item_id
 """
 
 
+@functools.lru_cache(maxsize=1)  # groups come benchmark by benchmark: the scales share a plan
 def resample_counts(seed, benchmark, n, resamples):
     """(resamples x n): how often each sorted item is drawn in each resample of `benchmark`."""
     rng = np.random.default_rng([seed, zlib.crc32(benchmark.encode()), n])
@@ -96,9 +98,11 @@ def interval(draws):
 
 def benchmark_means(values, counts):
     """Unit means (units x stages x metrics) of the full sample and of each resample."""
-    n = values.shape[2]
+    units, stages, n, n_metrics = values.shape
     full = np.round(values.mean(axis=2), DECIMALS)
-    resampled = np.einsum("bi,usim->busm", counts, values) / n
+    # one BLAS matrix product: (B x n) @ (n x units*stages*metrics)
+    flat = values.transpose(2, 0, 1, 3).reshape(n, -1)
+    resampled = (counts @ flat / n).reshape(len(counts), units, stages, n_metrics)
     return full, np.round(resampled, DECIMALS)
 
 
@@ -156,18 +160,29 @@ def category_rows(scale, category, members):
 
 
 def groups_of(table):
-    """[(scale, benchmark, category, mixtures, start, stop)] of the sorted item table."""
-    keys = [table[c].to_pylist() for c in ("scale", "benchmark", "category", "mixture")]
-    groups, start = [], 0
-    for index in range(1, len(keys[0]) + 1):
-        if (
-            index == len(keys[0])
-            or keys[0][index] != keys[0][start]
-            or keys[1][index] != keys[1][start]
-        ):
-            mixtures = sorted(set(keys[3][start:index]))
-            groups.append((keys[0][start], keys[1][start], keys[2][start], mixtures, start, index))
-            start = index
+    """[(scale, benchmark, category, mixtures, start, stop)] of the sorted item table.
+
+    Vectorised over dictionary codes: the table has a row per mixture x stage x item.
+    """
+    if table.num_rows == 0:
+        return []
+    codes = {
+        name: table[name].combine_chunks().dictionary_encode()
+        for name in ("scale", "benchmark", "mixture")
+    }
+    scale, benchmark = (codes[n].indices.to_numpy() for n in ("scale", "benchmark"))
+    mixture = codes["mixture"].indices.to_numpy()
+    starts = np.flatnonzero(
+        np.r_[True, (scale[1:] != scale[:-1]) | (benchmark[1:] != benchmark[:-1])]
+    )
+    stops = np.r_[starts[1:], table.num_rows]
+    names = {n: codes[n].dictionary.to_pylist() for n in codes}
+    groups = []
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        mixtures = sorted(names["mixture"][i] for i in np.unique(mixture[start:stop]))
+        category = table["category"][start].as_py()
+        groups.append((names["scale"][scale[start]], names["benchmark"][benchmark[start]],
+                       category, mixtures, start, stop))  # fmt: skip
     return groups
 
 
@@ -177,6 +192,8 @@ def model(dbt, session):
     resamples = int(dbt.config.get("bootstrap_resamples"))
     item_predictions = dbt.ref("int_item_predictions_scored")  # noqa: F841 (replacement scan)
     benchmarks = dbt.ref("int_benchmarks_resolved")  # noqa: F841 (replacement scan)
+    if resamples <= 0:  # bootstrap off (benchmarks/decisions_bench.py's baseline)
+        return output_table([], seed, resamples)
     table = session.sql(ITEMS_SQL).to_arrow_table()
     matrix = (
         np.column_stack(
