@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from xstage import lake
 from runner.cli import app
+from xstage import lake
 
 pytestmark = [pytest.mark.dbt]
 
