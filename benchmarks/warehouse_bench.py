@@ -57,7 +57,11 @@ def run_timed(command: list[str], env: dict) -> tuple[float, float, float]:
         if child.returncode != 0:
             out.seek(0)
             sys.exit(f"{' '.join(command)} failed:\n{out.read().decode()[-4000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 2**20
+    result = wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 2**20
+    # as it happens: a long run that is stopped still tells what it measured
+    print(f"step done: {' '.join(command[1:]) or command[0]}: wall {result[0]:.1f} s, cpu "
+          f"{result[1]:.1f} s, peak RSS {result[2]:.2f} GiB", flush=True)  # fmt: skip
+    return result
 
 
 def write_configs(root: Path, meta: dict) -> Path:
@@ -152,8 +156,10 @@ def main() -> None:
     root, lake = args.root.resolve(), args.root.resolve() / "lake"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
+    started = time.perf_counter()
     subprocess.run([sys.executable, str(TOOLS / "gen_big_lake.py"), str(root), "--items",
                     str(args.items)], check=True, capture_output=True)  # fmt: skip
+    print(f"lake generated in {time.perf_counter() - started:.0f} s", flush=True)
     meta = json.loads((root / "reference_meta.json").read_text())
     env = {**os.environ, "XSTAGE_DATA_DIR": str(root),
            "XSTAGE_CONFIG_DIR": str(write_configs(root, meta))}  # fmt: skip
