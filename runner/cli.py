@@ -6,6 +6,7 @@ directly (they import nothing heavy); heavy imports happen inside commands.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +20,11 @@ import warehouse.cli
 import warehouse.query_cli
 from runner import run_cli
 from xstage import __version__
-from xstage.console import setup_logging, stdout
+from xstage.console import PIPE_WIDTH, setup_logging, stdout
 
+# Help printed to a pipe or file is plain click text at full width (no 80-column wrap, no boxes
+# padded to a guessed width), so tools can grep it; a terminal gets rich's panels.
+_PLAIN_HELP = not sys.stdout.isatty()
 app = typer.Typer(
     name="xstage",
     help="Columnar warehouse for pretraining -> SFT transfer studies: "
@@ -28,6 +32,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None if _PLAIN_HELP else "rich",
+    context_settings={"max_content_width": PIPE_WIDTH, "terminal_width": PIPE_WIDTH}
+    if _PLAIN_HELP
+    else {},
 )
 
 LS_KINDS = {

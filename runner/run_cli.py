@@ -53,7 +53,7 @@ def run(
     executor: Annotated[Executor, typer.Option("--executor", help=EXECUTOR_HELP)] = Executor.LOCAL,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help=WAIT_HELP)] = True,
 ) -> None:
-    """Run a study end to end (ingest -> ... -> report), skipping finished study steps."""
+    """Run a study end to end, from ingest to report, skipping finished study steps."""
     from runner import pipeline, slurm_executor, study_tables
     from runner.slurm_jobs import SlurmError
     from runner.study_config import load_study

@@ -30,6 +30,8 @@ from xstage.config import (
 from xstage.ids import Stage, check_scale, check_slug
 
 Scalar = float | int | str | bool | None
+# Study fields renamed for one name per concept (docs/glossary.md): old -> new.
+RENAMED_FIELDS = {"sft_datasets": "chat"}
 
 
 def _check_refs(ids: list[str], kind: str, info: ValidationInfo) -> list[str]:
@@ -143,8 +145,9 @@ class StudyConfig(StrictModel):
     items_per_benchmark_overrides: dict[str, int] = Field(default_factory=dict)
     """Per-benchmark sample sizes that replace items_per_benchmark (cheap, short benchmarks
     can afford more items, which gives their chance tests more power)."""
-    sft_datasets: list[str] = Field(default_factory=list)
-    """Chat dataset ids under configs/chat/ (e.g. `tulu_v2_mix`); needed when `sft` is a stage."""
+    chat: list[str] = Field(default_factory=list)
+    """Chat dataset ids under configs/chat/ (e.g. `tulu_v2_mix`), ingested to lake/chat_examples
+    and fine-tuned on (`xstage sft --chat`); needed when `sft` is a stage."""
     max_chat_examples: int | None = Field(None, gt=0)
     """Cap on chat examples ingested per dataset; None = all."""
     max_docs_per_corpus: int | None = Field(None, gt=0)
@@ -184,7 +187,18 @@ class StudyConfig(StrictModel):
     def _benchmarks_exist(cls, value: list[str], info: ValidationInfo) -> list[str]:
         return _check_refs(value, "benchmarks", info)
 
-    @field_validator("sft_datasets")
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_fields(cls, data: object) -> object:
+        """Old field names get an error saying the new one (not just `extra inputs`)."""
+        for old, new in RENAMED_FIELDS.items():
+            if isinstance(data, dict) and old in data:
+                raise ValueError(
+                    f"field {old!r} is now called {new!r}; rename it in the study file"
+                )
+        return data
+
+    @field_validator("chat")
     @classmethod
     def _datasets_exist(cls, value: list[str], info: ValidationInfo) -> list[str]:
         return _check_refs(value, "chat", info)
@@ -215,8 +229,8 @@ class StudyConfig(StrictModel):
                 f"items_per_benchmark_overrides: {unknown or 'a size'} must name benchmarks of "
                 "the study with positive sizes"
             )
-        if Stage.SFT in self.stages and not self.sft_datasets:
-            raise ValueError("sft_datasets: stage 'sft' needs at least one chat dataset")
+        if Stage.SFT in self.stages and not self.chat:
+            raise ValueError("chat: stage 'sft' needs at least one chat dataset")
         if Stage.SFT in self.stages and Stage.PRETRAIN not in self.stages:
             raise ValueError("stages: 'sft' fine-tunes the pretrained checkpoint; add 'pretrain'")
         for table in ("train_tokens_per_s", "score_tokens_per_s"):

@@ -117,7 +117,7 @@ def _ingest_steps(study: StudyConfig) -> list[Step]:
     steps += [IngestCorpus(corpus=c, max_docs=max_docs) for c in study_corpora(study)]
     if Stage.SFT in study.stages:
         limit = study.max_chat_examples
-        steps += [IngestChat(dataset=d, max_examples=limit) for d in study.sft_datasets]
+        steps += [IngestChat(dataset=d, max_examples=limit) for d in study.chat]
     return steps
 
 
@@ -163,11 +163,11 @@ def _train_step(study: StudyConfig, stage: str, scale: str, mixture: str, seed: 
             deps=tuple(deps),
             **cost,
         )
-    chats = tuple(IngestChat(dataset=d).name for d in study.sft_datasets)
+    chats = tuple(IngestChat(dataset=d).name for d in study.chat)
     return Sft(
         run_id=rid,
         recipe=recipes.sft,
-        datasets=tuple(study.sft_datasets),
+        datasets=tuple(study.chat),
         sets=_sets("sft", recipes.sft_overrides),
         deps=(f"pretrain {rid}", *chats),
         **cost,

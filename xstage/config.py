@@ -48,10 +48,13 @@ def config_dir() -> Path:
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:
+    """One line per error: the file, the field (none for whole-file checks) and the message."""
     lines = []
     for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "(file)"
-        lines.append(f"{path}: field '{field}': {item['msg']}")
+        field = ".".join(str(part) for part in item["loc"])
+        # pydantic prefixes a validator's ValueError with "Value error, "; ours are sentences.
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: field '{field}': {message}" if field else f"{path}: {message}")
     return "\n".join(lines)
 
 

@@ -37,7 +37,7 @@ def test_paper_study_is_the_reference_grid():
     paper, _ = load_study("paper")
     assert paper.scales == ["240M", "1B"]
     assert len(paper.benchmarks) == 20
-    assert paper.sft_datasets == ["tulu_v2_mix"]
+    assert paper.chat == ["tulu_v2_mix"]
     assert paper.scoring.backend == "vllm"
 
 
@@ -56,7 +56,7 @@ def test_validate_tree_covers_studies():
         ("mixtures", ["demo_edu_45_35_20", "no_such_mixture"], "no_such_mixture"),
         ("benchmarks", ["piqa", "nope"], "nope"),
         ("scales", ["tiny", "7B"], "7B"),
-        ("sft_datasets", ["not_a_chat_set"], "not_a_chat_set"),
+        ("chat", ["not_a_chat_set"], "not_a_chat_set"),
     ],
 )
 def test_unknown_reference_names_file_and_field(tmp_path, field, value, expected):
@@ -99,8 +99,8 @@ def test_every_scale_needs_recipes_and_throughput(tmp_path):
 
 
 def test_sft_stage_needs_chat_data(tmp_path):
-    with pytest.raises(ConfigError, match="sft_datasets"):
-        load_study(str(write_study(tmp_path, sft_datasets=[])))
+    with pytest.raises(ConfigError, match="chat: stage 'sft' needs at least one chat dataset"):
+        load_study(str(write_study(tmp_path, chat=[])))
 
 
 def test_stem_must_equal_id(tmp_path):
@@ -125,3 +125,15 @@ def test_items_for_prefers_the_override():
     demo, _ = load_study("demo")
     assert demo.items_for("wsc") == 104
     assert demo.items_for("boolq") == demo.items_per_benchmark == 40
+
+
+def test_the_old_chat_field_name_is_an_error_naming_the_new_one(tmp_path):
+    data = yaml.safe_load((STUDIES / "demo.yaml").read_text())
+    data["sft_datasets"] = data.pop("chat")
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as error:
+        load_study(str(path))
+    assert str(error.value) == (
+        f"{path}: field 'sft_datasets' is now called 'chat'; rename it in the study file"
+    )

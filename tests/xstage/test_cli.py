@@ -1,5 +1,7 @@
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -34,3 +36,16 @@ def test_help_does_not_import_heavy_stacks():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_help_to_a_pipe_keeps_each_option_on_one_line():
+    from runner.run_cli import JOBS_HELP
+
+    xstage = str(Path(sys.executable).with_name("xstage"))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERMINAL_WIDTH")}
+    done = subprocess.run([xstage, "run", "--help"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    jobs = [line for line in done.stdout.splitlines() if line.lstrip().startswith("--jobs")]
+    assert len(jobs) == 1
+    assert JOBS_HELP in jobs[0]
+    assert len(jobs[0]) > 80
