@@ -1,9 +1,15 @@
-"""Shared test setup: offline hub, a private data dir per test, the offline mirror, markers."""
+"""Shared test setup: offline hub, a private data dir per test, the offline mirror, markers,
+and artifacts built once per `pytest` run (also across xdist workers)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +47,44 @@ def hf_mirror() -> Path:
     mirror = Path(os.environ["XSTAGE_HF_MIRROR"])
     assert (mirror / "INDEX.json").is_file(), f"XSTAGE_HF_MIRROR={mirror} has no INDEX.json"
     return mirror
+
+
+def build_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], Any]) -> Any:
+    """`make(folder)` once per test run, its (picklable) value shared by every xdist worker.
+
+    Several test files read the same slow artifact (a built warehouse); `make test` spreads
+    files over workers, and a session fixture is per worker. The first worker to get here
+    builds under the run's temp root while holding a file lock; the others wait, then read
+    the pickled value. Callers treat the folder as read-only.
+    """
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's temp folder, shared by its workers (gw0, gw1, ...)
+    folder = root / "shared" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    value_path = folder / "value.pickle"
+    with (folder / "build.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not value_path.exists():
+            work = folder / "work"
+            shutil.rmtree(work, ignore_errors=True)  # a worker that failed here left this
+            work.mkdir()
+            staging = value_path.with_suffix(".tmp")
+            staging.write_bytes(pickle.dumps(make(work)))
+            staging.replace(value_path)
+        return pickle.loads(value_path.read_bytes())
+
+
+@pytest.fixture(scope="session")
+def synthetic_warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """The generated lake (warehouse.synthetic, 40 items) and its built warehouse, read-only.
+
+    One real `dbt build` for the whole run instead of one per reading test file (marts,
+    slices, DAG, report); tests that rebuild or edit a lake make their own.
+    """
+    from tests.warehouse.conftest import build_synthetic
+
+    return build_once(tmp_path_factory, "synthetic_warehouse", build_synthetic)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -5,9 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.build import build
 from warehouse.report import category_summary, write_report
-from warehouse.synthetic import write_synthetic_lake
 from xstage import lake
 
 pytestmark = [pytest.mark.slow, pytest.mark.dbt]
@@ -40,23 +38,17 @@ MARTS_NAMED = [
 
 
 @pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory):
-    """The generated lake (2 scales x 6 mixtures x 2 stages x 12 benchmarks) built once."""
-    root = tmp_path_factory.mktemp("synthetic")
-    data, configs = root / "data", root / "configs"
-    write_synthetic_lake(data, config_dir=configs, n_items=40)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XSTAGE_CONFIG_DIR", str(configs))
-        patch.setenv("XSTAGE_DATA_DIR", str(data))
-        build(full_refresh=True, root=data)
-    return data, configs
+def built_warehouse(synthetic_warehouse):
+    """The run's shared generated lake (2 scales x 6 mixtures x 2 stages x 12 benchmarks), built
+    once for all the files that read it: (data dir, config dir)."""
+    return synthetic_warehouse.root, synthetic_warehouse.lake.config_dir
 
 
 @pytest.fixture
 def report(built_warehouse, monkeypatch):
+    """The report of the shared warehouse, written into this test's own data dir."""
     data, configs = built_warehouse
     monkeypatch.setenv("XSTAGE_CONFIG_DIR", str(configs))
-    monkeypatch.setenv("XSTAGE_DATA_DIR", str(data))
     warehouse = lake.warehouse_path(data)
     before = warehouse.stat().st_mtime_ns
     index = write_report("synthetic", warehouse)

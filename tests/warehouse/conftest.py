@@ -44,9 +44,10 @@ def build_synthetic(base: Path, n_items: int = 40) -> BuiltLake:
 
 
 @pytest.fixture(scope="module")
-def built_lake(tmp_path_factory: pytest.TempPathFactory) -> BuiltLake:
-    """One real `dbt build` per test module (models + data tests + unit tests)."""
-    return build_synthetic(tmp_path_factory.mktemp("warehouse"))
+def built_lake(synthetic_warehouse: BuiltLake) -> BuiltLake:
+    """The run's shared built lake (models + data tests + unit tests), for reading only;
+    test_build.py, which rebuilds and edits its lake, overrides this with a private one."""
+    return synthetic_warehouse
 
 
 def close(a: object, b: object, tolerance: float = TOLERANCE) -> bool:

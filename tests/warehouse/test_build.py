@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from runner.cli import app
-from tests.warehouse.conftest import BuiltLake, close
+from tests.warehouse.conftest import BuiltLake, build_synthetic, close
 from warehouse import build as warehouse_build
 from warehouse import synthetic
 from xstage import lake, schemas
@@ -23,6 +23,12 @@ pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
 MARTS_COMPARED = ["fct_item_predictions", "fct_benchmark_scores", "fct_calibration_bins",
                   "fct_cross_stage_transfer", "fct_alignment_by_mixture", "fct_item_stage_flips"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def built_lake(tmp_path_factory: pytest.TempPathFactory) -> BuiltLake:
+    """A private built lake: this module rebuilds and edits it (not the shared read-only one)."""
+    return build_synthetic(tmp_path_factory.mktemp("warehouse"))
 
 
 def test_schemas_are_exactly_staging_intermediate_marts(built_lake: BuiltLake) -> None:
