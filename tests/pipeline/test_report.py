@@ -44,14 +44,22 @@ def built_warehouse(synthetic_warehouse):
     return synthetic_warehouse.root, synthetic_warehouse.lake.config_dir
 
 
-@pytest.fixture
-def report(built_warehouse, monkeypatch):
-    """The report of the shared warehouse, written into this test's own data dir."""
+@pytest.fixture(scope="module")
+def report_data_dir(tmp_path_factory) -> Path:
+    """Where this module's report goes: its own data dir, not the shared lake's."""
+    return tmp_path_factory.mktemp("report") / "data"
+
+
+@pytest.fixture(scope="module")
+def report(built_warehouse, report_data_dir):
+    """The report of the shared warehouse, rendered once for the tests that read it."""
     data, configs = built_warehouse
-    monkeypatch.setenv("XSTAGE_CONFIG_DIR", str(configs))
     warehouse = lake.warehouse_path(data)
     before = warehouse.stat().st_mtime_ns
-    index = write_report("synthetic", warehouse)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XSTAGE_CONFIG_DIR", str(configs))
+        patch.setenv("XSTAGE_DATA_DIR", str(report_data_dir))
+        index = write_report("synthetic", warehouse)
     assert warehouse.stat().st_mtime_ns == before, "the report must not write the warehouse"
     return index
 
@@ -62,8 +70,8 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", header[16:24])
 
 
-def test_report_writes_every_figure_beside_the_page(report):
-    assert report == lake.reports_dir("synthetic") / "index.html"
+def test_report_writes_every_figure_beside_the_page(report, report_data_dir):
+    assert report == lake.reports_dir("synthetic", report_data_dir) / "index.html"
     pngs = {path.name for path in report.parent.glob("*.png")}
     assert pngs == FIGURES
     for name in FIGURES:
