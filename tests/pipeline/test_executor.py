@@ -47,7 +47,9 @@ def assert_same_rows(one: list[tuple], two: list[tuple]) -> None:
         exact = [(a, b) for a, b in zip(left, right, strict=True) if not isinstance(a, float)]
         assert [a for a, _ in exact] == [b for _, b in exact]
         floats = [(a, b) for a, b in zip(left, right, strict=True) if isinstance(a, float)]
-        assert [a for a, _ in floats] == pytest.approx([b for _, b in floats], rel=1e-9, nan_ok=True)
+        assert [a for a, _ in floats] == pytest.approx(
+            [b for _, b in floats], rel=1e-9, nan_ok=True
+        )
 
 
 def prediction_rows(data_dir: Path) -> list[tuple]:
