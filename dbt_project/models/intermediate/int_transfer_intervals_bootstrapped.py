@@ -50,7 +50,17 @@ complete as (
     having count(*) = cells.n_cells
 )
 select * from kept semi join complete using (scale, benchmark, item_id)
-order by benchmark, scale, mixture, stage, item_id
+order by benchmark, scale  -- stored by group: each group's query reads its own row groups
+"""
+ITEMS_TABLE = "xstage_transfer_bootstrap_items"
+# benchmark by benchmark (the scales of one benchmark share its resample plan: lru_cache below)
+GROUPS_SQL = f"""
+select scale, benchmark, any_value(category), list(distinct mixture)
+from {ITEMS_TABLE} group by scale, benchmark order by benchmark, scale
+"""
+VALUES_SQL = f"""
+select {", ".join(METRICS)} from {ITEMS_TABLE}
+where scale = $1 and benchmark = $2 order by mixture, stage, item_id
 """
 
 
@@ -159,56 +169,38 @@ def category_rows(scale, category, members):
     return rows
 
 
-def groups_of(table):
-    """[(scale, benchmark, category, mixtures, start, stop)] of the sorted item table.
-
-    Vectorised over dictionary codes: the table has a row per mixture x stage x item.
-    """
-    if table.num_rows == 0:
-        return []
-    codes = {
-        name: table[name].combine_chunks().dictionary_encode()
-        for name in ("scale", "benchmark", "mixture")
-    }
-    scale, benchmark = (codes[n].indices.to_numpy() for n in ("scale", "benchmark"))
-    mixture = codes["mixture"].indices.to_numpy()
-    starts = np.flatnonzero(
-        np.r_[True, (scale[1:] != scale[:-1]) | (benchmark[1:] != benchmark[:-1])]
-    )
-    stops = np.r_[starts[1:], table.num_rows]
-    names = {n: codes[n].dictionary.to_pylist() for n in codes}
-    groups = []
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        mixtures = sorted(names["mixture"][i] for i in np.unique(mixture[start:stop]))
-        category = table["category"][start].as_py()
-        groups.append((names["scale"][scale[start]], names["benchmark"][benchmark[start]],
-                       category, mixtures, start, stop))  # fmt: skip
-    return groups
+def group_values(session, scale, benchmark, n_mixtures):
+    """(mixtures x 2 stages x items x metrics) of one scale x benchmark, NULL as NaN."""
+    table = session.sql(VALUES_SQL, params=[scale, benchmark]).to_arrow_table()
+    columns = [table[m].to_numpy(zero_copy_only=False).astype(np.float64) for m in METRICS]
+    return np.column_stack(columns).reshape(n_mixtures, 2, -1, len(METRICS))
 
 
 def model(dbt, session):
-    """Bootstrap every scale x benchmark, then every scale x category."""
+    """Bootstrap every scale x benchmark, then every scale x category.
+
+    Memory is one scale x benchmark at a time, not the lake: the kept item means go into a
+    DuckDB temp table (spillable, sorted by group), and each group's numbers are fetched alone
+    (the 30x lake has 43M such rows; all of them at once did not fit beside DuckDB in 24 GiB).
+    """
     seed = int(dbt.config.get("bootstrap_seed"))
     resamples = int(dbt.config.get("bootstrap_resamples"))
     item_predictions = dbt.ref("int_item_predictions_scored")  # noqa: F841 (replacement scan)
     benchmarks = dbt.ref("int_benchmarks_resolved")  # noqa: F841 (replacement scan)
     if resamples <= 0:  # bootstrap off (benchmarks/decisions_bench.py's baseline)
         return output_table([], seed, resamples)
-    table = session.sql(ITEMS_SQL).to_arrow_table()
-    matrix = (
-        np.column_stack(
-            [table[m].to_numpy(zero_copy_only=False).astype(np.float64) for m in METRICS]
-        )
-        if table.num_rows
-        else np.zeros((0, len(METRICS)))
-    )
-    rows, by_category = [], {}
-    for scale, benchmark, category, mixtures, start, stop in groups_of(table):
-        values = matrix[start:stop].reshape(len(mixtures), 2, -1, len(METRICS))
-        group = (scale, benchmark, category, mixtures)
-        found, kept = benchmark_rows(group, values, seed, resamples)
-        rows += found
-        by_category.setdefault((scale, category), []).append(kept)
+    # .sql, not .execute: its replacement scan sees this frame's item_predictions and benchmarks
+    session.sql(f"create or replace temp table {ITEMS_TABLE} as {ITEMS_SQL}")
+    try:
+        rows, by_category = [], {}
+        for scale, benchmark, category, mixtures in session.execute(GROUPS_SQL).fetchall():
+            values = group_values(session, scale, benchmark, len(mixtures))
+            group = (scale, benchmark, category, sorted(mixtures))
+            found, kept = benchmark_rows(group, values, seed, resamples)
+            rows += found
+            by_category.setdefault((scale, category), []).append(kept)
+    finally:
+        session.execute(f"drop table if exists {ITEMS_TABLE}")
     for (scale, category), members in sorted(by_category.items()):
         rows += category_rows(scale, category, members)
     return output_table(rows, seed, resamples)
