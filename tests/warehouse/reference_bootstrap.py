@@ -1,8 +1,9 @@
 """Item-bootstrap intervals of the transfer r and decision accuracy, recomputed from the lake files.
 
-The reference of int_transfer_intervals_bootstrapped / fct_transfer_uncertainty
-(docs/metrics_decisions.md): per-item values from warehouse.metrics.item_score at each run x
-stage's latest checkpoint and each benchmark's primary normalization, seed-averaged; the plan
+The reference of int_transfer_intervals_bootstrapped, fct_transfer_uncertainty and the interval
+columns of fct_decision_accuracy (docs/metrics_decisions.md): per-item values from
+warehouse.metrics.item_score at each run x stage's latest checkpoint and each benchmark's primary
+normalization, seed-averaged; both comparisons (PT -> SFT, small -> large); the plan
 numpy default_rng([seed, crc32(benchmark), n]).integers(0, n, (B, n)) gathers items (the model
 multiplies by a count matrix instead); r via scipy, decision accuracy by counting pairs.
 """
@@ -82,14 +83,40 @@ def share_of(x, y) -> float:
     return math.nan if share is None else share
 
 
-def _matrix(cells: dict):
-    """(mixtures, items sorted, array mixtures x 2 stages x items x metrics) of one benchmark."""
-    mixtures = sorted({m for m, st in cells if (m, "pretrain") in cells and (m, "sft") in cells})
-    items = sorted(set.intersection(*(set(cells[(m, st)]) for m in mixtures
-                                      for st in ("pretrain", "sft"))))  # fmt: skip
-    array = np.array([[[cells[(m, st)][i] for i in items] for st in ("pretrain", "sft")]
+def _matrix(side_a: dict, side_b: dict):
+    """(mixtures, items sorted, array mixtures x 2 sides x items x metrics) of one comparison;
+    a side is {mixture: {item_id: values}}."""
+    mixtures = sorted(set(side_a) & set(side_b))
+    items = sorted(set.intersection(*(set(side[m]) for m in mixtures
+                                      for side in (side_a, side_b))))  # fmt: skip
+    array = np.array([[[side[m][i] for i in items] for side in (side_a, side_b)]
                       for m in mixtures])  # fmt: skip
     return mixtures, items, array
+
+
+def comparisons(values: dict, scales: list) -> dict:
+    """{(comparison, scale_a, stage_a, scale_b, stage_b, benchmark): (side A, side B)}, as
+    fct_decision_accuracy pairs settings: PT -> SFT per scale, small -> large per stage."""
+
+    def side(scale, benchmark, stage) -> dict:
+        cells = values.get((scale, benchmark), {})
+        return {m: items for (m, st), items in cells.items() if st == stage}
+
+    out = {}
+    for benchmark in sorted({b for _, b in values}):
+        for scale in scales:
+            out[("pretrain_vs_sft", scale, "pretrain", scale, "sft", benchmark)] = (
+                side(scale, benchmark, "pretrain"),
+                side(scale, benchmark, "sft"),
+            )
+        for stage in ("pretrain", "sft"):
+            for a, small in enumerate(scales):
+                for large in scales[a + 1 :]:
+                    out[("scale_vs_scale", small, stage, large, stage, benchmark)] = (
+                        side(small, benchmark, stage),
+                        side(large, benchmark, stage),
+                    )
+    return {k: v for k, v in out.items() if set(v[0]) & set(v[1])}
 
 
 def _interval(draws) -> tuple[float | None, float | None, int]:
@@ -110,42 +137,47 @@ def _row(point_r, point_share, r_draws, share_draws) -> dict:
             "n_decision_resamples": d_n}  # fmt: skip
 
 
-def transfer_intervals(values: dict, categories: dict, seed: int, resamples: int) -> dict:
-    """{(scale, level, subject, metric): row} as int_transfer_intervals_bootstrapped has it."""
+def transfer_intervals(values: dict, categories: dict, n_params: dict, seed: int,
+                       resamples: int) -> dict:  # fmt: skip
+    """{(comparison, scale_a, stage_a, scale_b, stage_b, level, subject, metric): row} as
+    int_transfer_intervals_bootstrapped has it; scales ordered by (n_params, name)."""
+    scales = sorted(n_params, key=lambda s: (n_params[s], s))
     out, members = {}, defaultdict(list)
-    for (scale, benchmark), cells in sorted(values.items()):
-        mixtures, items, array = _matrix(cells)
+    for (*key, benchmark), (side_a, side_b) in sorted(comparisons(values, scales).items()):
+        mixtures, items, array = _matrix(side_a, side_b)
         n = len(items)
         plan = np.random.default_rng([seed, zlib.crc32(benchmark.encode()), n]).integers(
             0, n, size=(resamples, n)
         )
-        full = np.round(array.mean(axis=2), 12)
-        draws = np.round(np.stack([array[:, :, rows].mean(axis=2) for rows in plan]), 12)
+        raw_full = array.mean(axis=2)
+        raw_draws = np.stack([array[:, :, rows].mean(axis=2) for rows in plan])
+        full, draws = np.round(raw_full, 12), np.round(raw_draws, 12)
         for k, metric in enumerate(METRICS):
             r_draws = [r_of(d[:, 0, k], d[:, 1, k]) for d in draws]
             share_draws = [share_of(d[:, 0, k], d[:, 1, k]) for d in draws]
             point = r_of(full[:, 0, k], full[:, 1, k])
-            out[(scale, "benchmark", benchmark, metric)] = {
+            out[(*key, "benchmark", benchmark, metric)] = {
                 **_row(point, share_of(full[:, 0, k], full[:, 1, k]), r_draws, share_draws),
                 "n_mixtures": len(mixtures), "n_items": n,
             }  # fmt: skip
-            members[(scale, categories[benchmark], metric)].append(
-                (mixtures, full[:, :, k], draws[:, :, :, k], point, r_draws)
+            members[(*key, categories[benchmark], metric)].append(
+                (mixtures, raw_full[:, :, k], raw_draws[:, :, :, k], point, r_draws)
             )
-    for (scale, category, metric), parts in members.items():
-        out[(scale, "category", category, metric)] = _category_row(parts, resamples)
+    for (*key, category, metric), parts in members.items():
+        out[(*key, "category", category, metric)] = _category_row(parts, resamples)
     return out
 
 
 def _category_row(parts: list, resamples: int) -> dict:
-    """Category: mean over benchmarks of r (per resample), and of mixture scores for the share."""
+    """Category: mean over benchmarks of r (per resample), and of the unrounded mixture scores
+    (rounded after the mean, as fct_decision_accuracy does) for the share."""
 
     def unit_means(pick) -> dict:
         pooled: dict = defaultdict(list)
         for mixtures, full, draws, _, _ in parts:
             for index, mixture in enumerate(mixtures):
                 pooled[mixture].append(pick(full, draws)[index])
-        return {m: np.mean(v, axis=0) for m, v in sorted(pooled.items())}
+        return {m: np.round(np.mean(v, axis=0), 12) for m, v in sorted(pooled.items())}
 
     def r_mean(values) -> float:
         defined = [v for v in values if not math.isnan(v)]

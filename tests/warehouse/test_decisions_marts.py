@@ -209,7 +209,8 @@ def test_transfer_uncertainty_matches_reference(noisy_lake: tuple[BuiltLake, dic
     _, primary = load_benchmark_configs(built.lake.config_dir)
     values = refb.item_values(built.root, primary)
     resamples = VARS["decision_bootstrap_resamples"]
-    expected = refb.transfer_intervals(values, BENCHMARKS, BOOTSTRAP_SEED, resamples)
+    intervals = refb.transfer_intervals(values, BENCHMARKS, SCALES, BOOTSTRAP_SEED, resamples)
+    expected = {(k[1], *k[5:]): row for k, row in intervals.items() if k[0] == "pretrain_vs_sft"}
     columns = ["n_mixtures", "n_items", "r", "r_boot_low", "r_boot_high", "n_r_resamples",
                "decision_accuracy", "decision_accuracy_boot_low", "decision_accuracy_boot_high",
                "n_decision_resamples"]  # fmt: skip
@@ -235,6 +236,34 @@ def test_transfer_uncertainty_matches_reference(noisy_lake: tuple[BuiltLake, dic
     widths = [r["r_boot_width"] for r in rows if r["r_boot_width"] is not None]
     assert len(widths) > len(rows) / 2
     assert all(w > 0 for w in widths)
+
+
+def test_decision_accuracy_intervals_match_reference(noisy_lake: tuple[BuiltLake, dict]) -> None:
+    """Both comparisons (PT -> SFT and small -> large) carry the item-bootstrap interval of
+    decision accuracy at the primary selection; its point estimate is the mart's own."""
+    built, _ = noisy_lake
+    _, primary = load_benchmark_configs(built.lake.config_dir)
+    values = refb.item_values(built.root, primary)
+    resamples = VARS["decision_bootstrap_resamples"]
+    intervals = refb.transfer_intervals(values, BENCHMARKS, SCALES, BOOTSTRAP_SEED, resamples)
+    keys = ["comparison", "scale_a", "stage_a", "scale_b", "stage_b", "level", "subject", "metric"]
+    rows = built.rows("select * from marts.fct_decision_accuracy where is_primary_normalization")
+    columns = ["decision_accuracy", "decision_accuracy_boot_low", "decision_accuracy_boot_high",
+               "n_decision_resamples"]  # fmt: skip
+    compared = assert_matches(rows, intervals, keys, {c: c for c in columns})
+    # PT -> SFT per scale, small -> large per stage: benchmarks and 4 categories, 4 metrics each
+    assert len(intervals) == (len(SCALES) + 2) * (len(BENCHMARKS) + 4) * 4
+    assert compared == len(intervals) * len(columns)
+    small_to_large = [r for r in rows if r["comparison"] == "scale_vs_scale"]
+    assert small_to_large
+    assert all(r["n_decision_resamples"] == resamples for r in small_to_large
+               if r["subject"] != ZERO_VARIANCE_BENCHMARK)  # fmt: skip
+    others = built.rows(
+        "select n_decision_resamples from marts.fct_decision_accuracy"
+        " where not is_primary_normalization"
+    )
+    assert others
+    assert all(r["n_decision_resamples"] is None for r in others)
 
 
 def test_slices_and_named_queries_expose_the_new_marts(noisy_lake: tuple[BuiltLake, dict]) -> None:

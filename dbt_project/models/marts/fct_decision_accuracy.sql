@@ -6,7 +6,9 @@
 -- and rounded to 12 decimals; level 'category' ranks by the unweighted mean over the category's
 -- benchmarks (under each normalization, and at each benchmark's primary one with
 -- length_normalization NULL). For accuracy and confidence, decision_accuracy equals
--- fct_ranking_agreement's pairwise_agreement. Definitions: docs/metrics_decisions.md.
+-- fct_ranking_agreement's pairwise_agreement. Rows at the primary selection carry the item-
+-- bootstrap interval of decision accuracy (int_transfer_intervals_bootstrapped), both
+-- comparisons. Definitions: docs/metrics_decisions.md.
 with
 
 scores as (
@@ -133,14 +135,32 @@ counted as (
     group by all
 ),
 
+intervals as (
+    select * from {{ ref('int_transfer_intervals_bootstrapped') }}
+),
+
 final as (
     select
         counted.*,
         case
             when counted.n_agree + counted.n_disagree > 0
                 then counted.n_agree / (counted.n_agree + counted.n_disagree)
-        end as decision_accuracy
+        end as decision_accuracy,
+        intervals.decision_accuracy_boot_low,
+        intervals.decision_accuracy_boot_high,
+        intervals.n_decision_resamples
     from counted
+    left join intervals
+        on
+            counted.is_primary_normalization
+            and counted.comparison = intervals.comparison
+            and counted.scale_a = intervals.scale_a
+            and counted.stage_a = intervals.stage_a
+            and counted.scale_b = intervals.scale_b
+            and counted.stage_b = intervals.stage_b
+            and counted.level = intervals.level
+            and counted.subject = intervals.subject
+            and counted.metric = intervals.metric
 )
 
 select * from final

@@ -1,12 +1,17 @@
 -- grain: one row per scale x level x subject x metric (each benchmark at its primary normalization)
 -- How far the PT -> SFT transfer r and decision accuracy could move with another sample of
--- items: the item-bootstrap percentile intervals (int_transfer_intervals_bootstrapped) beside
+-- items: the item-bootstrap percentile intervals (int_transfer_intervals_bootstrapped, its
+-- pretrain_vs_sft rows; small -> large intervals are in fct_decision_accuracy) beside
 -- the Fisher-z interval and p of r (benchmark rows only: a category's r is a mean of r, which
 -- has neither). Definitions: docs/metrics_decisions.md.
 with
 
 bootstrapped as (
-    select * from {{ ref('int_transfer_intervals_bootstrapped') }}
+    select
+        intervals.* exclude (comparison, scale_a, stage_a, scale_b, stage_b),
+        intervals.scale_a as scale
+    from {{ ref('int_transfer_intervals_bootstrapped') }} as intervals
+    where intervals.comparison = 'pretrain_vs_sft'
 ),
 
 benchmark_r as (
