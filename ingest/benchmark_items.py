@@ -1,6 +1,6 @@
 """Convert one benchmark config's split into `lake/benchmark_items/benchmark=<id>/part-0.parquet`.
 
-Used by: xstage ingest benchmarks [--benchmark ID ...] [--limit N] [--overwrite] [--skip-invalid].
+Used by: xstage ingest benchmarks [--benchmark ID ...] [--max-rows N] [--overwrite] [--skip-invalid].
 context = the config template over the converter's fields (mc: lettered options and 'Answer:');
 choices = answer texts; item_hash = xstage.hashing.item_hash (normalised text, as imports).
 """

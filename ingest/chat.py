@@ -1,6 +1,6 @@
 """Convert an SFT dataset into Tulu-v2 `messages` rows: `lake/chat_examples/dataset=<id>/part-0.parquet`.
 
-Used by: xstage ingest chat ID [--limit N] [--overwrite] [--skip-invalid].
+Used by: xstage ingest chat ID [--max-examples N] [--overwrite] [--skip-invalid].
 Alpaca rows become one user turn (instruction, then a blank line and the input when there is
 one) and one assistant turn (output); LIMA conversations alternate user/assistant starting with
 the user; `messages` rows (Tulu v2) are checked and kept as they are.

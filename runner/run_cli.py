@@ -95,7 +95,7 @@ def _engine(executor: Executor, jobs: int | None, wait: bool):
 
 
 def status(study: Annotated[str, STUDY_ARG]) -> None:
-    """Print where each step of a study stands: done, queued, running, failed (with log), pending."""
+    """Print where each study step stands: done, queued, running, failed (with log), pending."""
     from runner import study_status
     from runner.study_config import load_study
     from runner.study_plan import plan_study

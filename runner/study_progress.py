@@ -81,6 +81,6 @@ class StudyProgress:
         now = time.monotonic()
         ages = sorted(self.started_at.items(), key=lambda item: item[1])
         running = ", ".join(f"{name} ({now - since:.0f} s)" for name, since in ages)
-        line = f"study {self.study_id}: {self.completed}/{self.total} steps"
+        line = f"study {self.study_id}: {self.completed}/{self.total} study steps"
         console.print(line + (f"; running {running}" if running else ""), highlight=False)
         self._last_line = now

@@ -117,7 +117,7 @@ def shared_rows(plan: StudyPlan, states: dict[str, StepState]) -> list[tuple[str
             counts[states[step.name].state] = counts.get(states[step.name].state, 0) + 1
         summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         failed = [str(states[s.name]) for s in steps if states[s.name].state == "failed"]
-        rows.append((f"{kind} ({len(steps)} steps)", "; ".join([summary, *failed[:3]])))
+        rows.append((f"{kind} ({len(steps)} study steps)", "; ".join([summary, *failed[:3]])))
     return rows
 
 

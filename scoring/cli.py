@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from xstage.console import stdout
+from xstage.console import console, stdout
 
 if TYPE_CHECKING:
     from scoring.score import ScoreSummary
@@ -88,7 +88,7 @@ def score(
 
             summary = score_run(run, stage, checkpoint=checkpoint, **common)
     except (ModelDirError, FileNotFoundError, ValueError, LakeBusy) as exc:
-        stdout.error(exc)
+        console.error(exc)
         raise typer.Exit(1) from None
     _print_summary(summary)
 

@@ -16,7 +16,7 @@ import pytest
 from importers.batch import ImportFailed, RunKey
 from importers.lm_eval import import_lm_eval
 from importers.table import import_table
-from xstage import lake
+from xstage import lake, lake_writes
 from xstage.ids import case_collisions, check_run_id, path_key
 
 from .conftest import TOY_MAP, lm_eval_line, toy_lines, write_samples
@@ -145,6 +145,40 @@ def test_two_concurrent_imports_one_wins_the_other_is_refused(tmp_path, data_dir
     assert "Traceback" not in refused
     rows = pq.read_table(lake.item_results_path("pythia", "Llama-3-8B", 0, "pretrain", "piqa", 0))
     assert rows.num_rows in (3000, 2000)  # one import's rows, whole
+
+
+def test_an_import_that_meets_a_held_lock_stops_with_one_line(tmp_path, data_dir):
+    """Deterministic half of the race: this process holds the lock while the CLI imports."""
+    table = write_table(tmp_path / "t.csv", "Llama-3-8B", ["piqa"])
+    with lake_writes.writer_lock(["runs"], "test"):
+        proc = _cli(["import", "table", str(table)], {lake_writes.LOCK_TIMEOUT_ENV: "0.3"})
+        code, err = proc.wait(120), proc.stderr.read().decode()
+    assert code == 1, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert f"lake table 'runs' is being written by `xstage test` (pid {os.getpid()})" in err
+    assert not lake.table_dir("runs").exists() or not any(lake.table_dir("runs").iterdir())
+    assert not lake.table_dir("item_results").exists()
+
+
+def test_an_import_sweeps_the_temp_files_of_dead_writers(tmp_path, data_dir):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, check=True)  # fmt: skip
+    leaf_dir = lake.item_results_path("pythia", "Llama-3-8B", 0, "pretrain", "piqa", 0).parent
+    leaf_dir.mkdir(parents=True)
+    stale = leaf_dir / f".part-00000.parquet.{int(dead.stdout)}.k3j2.tmp"
+    stale.write_bytes(b"half a leaf")
+    runs_stale = lake.table_dir("runs") / f".x.parquet.{int(dead.stdout)}.q1w2.tmp"
+    runs_stale.parent.mkdir(parents=True)
+    runs_stale.write_bytes(b"half a run row")
+    mine = leaf_dir / f".part-00000.parquet.{os.getpid()}.live.tmp"  # a live writer's: kept
+    mine.write_bytes(b"")
+    import_table(write_table(tmp_path / "t.csv", "Llama-3-8B", ["piqa"]))
+    assert not stale.exists()
+    assert not runs_stale.exists()
+    assert mine.exists()
+    assert pq.read_table(lake.item_results_path("pythia", "Llama-3-8B", 0, "pretrain", "piqa", 0)
+                         ).num_rows == 20  # fmt: skip
 
 
 @pytest.mark.parametrize("point", ["staging", "committed", "publishing"])

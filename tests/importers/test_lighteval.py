@@ -127,3 +127,43 @@ def test_a_file_written_the_way_lighteval_writes_it_imports(tmp_path, data_dir):
     summary = import_lighteval([path], RUN)
     assert summary.rows["predictions"] == 9
     assert summary.rows["imported_metrics"] == 3
+
+
+def _toy_map(tmp_path: Path) -> Path:
+    tasks = tmp_path / "map.yaml"
+    tasks.write_text("tasks:\n  'lighteval|toy_mc': {benchmark: toy_mc, category: science}\n")
+    return tasks
+
+
+def test_string_flags_are_read_as_booleans_not_by_truthiness(tmp_path, data_dir):
+    """lighteval files seen in the wild hold "False"/"True" strings; "False" is False."""
+    row = detail(0, [-1.0, -2.0, -3.0], 0)
+    row["model_response"]["argmax_logits_eq_gold"] = ["True", "False", "false"]
+    path = write_details(tmp_path, "lighteval|toy_mc|0", [row])
+    import_lighteval([path], RUN, task_map=_toy_map(tmp_path))
+    leaf = lake.predictions_path("135M", "smollm2", 0, "sft", "toy_mc", 0)
+    flags = {r["choice_index"]: r["is_greedy"] for r in pq.read_table(leaf).to_pylist()}
+    assert flags == {0: True, 1: False, 2: False}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("logprobs", [5.0, -1.0, -2.0], "is not a finite number <= 0"),
+        ("logprobs", [float("nan"), -1.0, -2.0], "is not a finite number <= 0"),
+        ("unconditioned_logprobs", [float("inf"), -1.0, -2.0], "is not a finite number <= 0"),
+        ("argmax_logits_eq_gold", ["maybe", "False", "False"], "is not a boolean"),
+    ],
+)
+def test_bad_numbers_and_flags_are_refused_by_row(tmp_path, data_dir, field, value, message):
+    good = detail(0, [-1.0, -2.0, -3.0], 0, uncond=True)
+    bad = detail(1, [-1.0, -2.0, -3.0], 0, uncond=True)
+    bad["model_response"][field] = value
+    if field == "argmax_logits_eq_gold":  # one Parquet column type: every row's flags as strings
+        good["model_response"][field] = ["True", "False", "False"]
+    path = write_details(tmp_path, "lighteval|toy_mc|0", [good, bad])
+    with pytest.raises(ImportFailed) as caught:
+        import_lighteval([path], RUN, task_map=_toy_map(tmp_path))
+    assert f"{path}: row 1" in str(caught.value)
+    assert message in str(caught.value)
+    assert not (data_dir / "lake" / "predictions").exists()

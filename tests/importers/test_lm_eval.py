@@ -52,7 +52,7 @@ def test_real_metabench_file_imports_and_accuracy_equals_acc_mean(metabench_dir,
         task = path.name.removeprefix("samples_").split("_2024")[0]
         assert accuracy[task] == pytest.approx(mean_of_field(path, "acc"), abs=1e-12), task
         acc_norm = mean_of_field(path, "acc_norm")
-        if acc_norm is not None:  # lm-eval divides by len(choice), we by len(" " + choice)
+        if acc_norm is not None:  # both divide by the answer text alone (no leading space)
             assert per_char[task] == pytest.approx(acc_norm, abs=1e-12), task
     assert set(accuracy) == {
         "metabench_arc_secondary",

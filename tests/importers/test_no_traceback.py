@@ -191,7 +191,7 @@ def test_bad_input_is_one_clear_message_without_a_traceback(case, tmp_path, monk
     done = subprocess.run([*CLI, *args], capture_output=True, text=True)
     output = done.stdout + done.stderr
     assert done.returncode == code, output
-    assert expected in output, output
+    assert expected in done.stderr, output  # errors go to stderr, not into piped results
     for mark in TRACE_MARKS:
         assert mark not in output, output
 

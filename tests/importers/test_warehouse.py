@@ -109,3 +109,42 @@ def test_family_table_gives_cross_stage_transfer_equal_to_scipy(tmp_path, data_d
         assert r == pytest.approx(reference[0], abs=1e-9), (benchmark, method)
         assert p_value == pytest.approx(reference[1], abs=1e-9), (benchmark, method)
     assert lake.item_results_path("7B", "llama", 0, "sft", "piqa", 0).is_file()
+
+
+# real model names of four sizes, each with its own scale, compared as one correlation group
+PYTHIA = ["pythia-70m-deduped", "pythia-160m-deduped", "pythia-410m-deduped", "pythia-1.4b-deduped"]
+PYTHIA_SCALES = ["70M", "160M", "410M", "1.4B"]
+
+
+def test_models_of_different_sizes_correlate_as_one_group(tmp_path, data_dir):
+    frame = family_table().filter(pl.col("unit").is_in(FAMILIES[:4]))
+    names = dict(zip(FAMILIES[:4], PYTHIA, strict=True))
+    scales = dict(zip(FAMILIES[:4], PYTHIA_SCALES, strict=True))
+    frame = frame.with_columns(
+        pl.col("unit").replace_strict(names).alias("unit"),
+        pl.col("run_id").replace_strict(names).alias("run_id"),
+        pl.col("unit").replace_strict(scales).alias("scale"),
+        pl.lit("pythia").alias("group"),
+    )
+    path = tmp_path / "results.csv"
+    frame.write_csv(path)
+    import_table(path)
+    rows = build_and_query(
+        "select benchmark, n, r from marts.fct_cross_stage_transfer where scale = 'pythia'"
+        " and metric = 'accuracy' and length_normalization = 'none' and method = 'pearson'"
+    )
+    assert len(rows) == len(BENCHMARKS)
+    accuracy = frame.group_by(["unit", "stage", "benchmark"]).agg(pl.col("is_correct").mean())
+    lookup = {(u, s, b): a for u, s, b, a in accuracy.iter_rows()}
+    for benchmark, n, r in rows:
+        pt = [lookup[(name, "pretrain", benchmark)] for name in PYTHIA]
+        sft = [lookup[(name, "sft", benchmark)] for name in PYTHIA]
+        assert n == 4
+        assert r == pytest.approx(stats.pearsonr(pt, sft)[0], abs=1e-9), benchmark
+    with duckdb.connect(str(lake.warehouse_path()), read_only=True) as con:
+        sizes = con.execute(
+            "select mixture, n_params_nominal from marts.dim_runs where scale = 'pythia'"
+            " and stage = 'pretrain' order by n_params_nominal"
+        ).fetchall()
+    expected_sizes = [70_000_000, 160_000_000, 410_000_000, 1_400_000_000]
+    assert sizes == list(zip(PYTHIA, expected_sizes, strict=True))

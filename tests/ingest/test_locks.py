@@ -1,4 +1,4 @@
-"""The documents and chat_examples writers hold their table's lock (issue 14), as benchmarks do.
+"""The benchmark_items, documents and chat_examples writers hold their table's lock (issue 14).
 
 A second writer (here: the real CLI in a subprocess while this process holds the lock) waits
 $XSTAGE_LOCK_TIMEOUT seconds, then stops with one line; a killed corpus ingest's staging folder
@@ -21,6 +21,7 @@ CLI = [sys.executable, "-c", "from runner.cli import app; app()"]
 @pytest.mark.parametrize(
     ("table", "command"),
     [
+        ("benchmark_items", ["ingest", "benchmarks", "-b", "piqa", "--max-rows", "5"]),
         ("documents", ["ingest", "corpus", "demo_web_edu"]),
         ("chat_examples", ["ingest", "chat", "lima"]),
     ],

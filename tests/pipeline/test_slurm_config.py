@@ -131,4 +131,4 @@ def test_local_status_reads_the_step_log(mini_study, data_dir):
         f"tiny {pretrain.mixture} seed0 pretrain: train running (pid {os.getpid()}); score pending"
         in lines
     )
-    assert "ingest (9 steps): 9 pending" in lines
+    assert "ingest (9 study steps): 9 pending" in lines
