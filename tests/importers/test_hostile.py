@@ -202,6 +202,27 @@ def test_import_killed_at_any_point_leaves_no_orphan_and_recovers(tmp_path, data
     assert not any((lake.lake_dir() / ".staging").iterdir())
 
 
+@pytest.mark.parametrize("point", ["committed", "publishing"])
+def test_an_overwrite_killed_after_its_commit_is_finished_by_the_next_writer(
+    tmp_path, data_dir, point
+):
+    """--overwrite with fewer benchmarks, killed after the commit point: the next writer rolls
+    the staged publish forward, so the old run's other benchmarks never come back."""
+    three = write_table(tmp_path / "t3.csv", "Llama-3-8B", ["piqa", "arc_easy", "hellaswag"])
+    assert _cli(["import", "table", str(three)]).wait(120) == 0
+    one = write_table(tmp_path / "t1.csv", "Llama-3-8B", ["piqa"], n=7)
+    killed = _cli(["import", "table", str(one), "--overwrite"], {"XSTAGE_KILL_AT": point})
+    assert killed.wait(120) == -9
+    _assert_no_leaf_without_its_run()
+    check = write_table(tmp_path / "other.csv", "OLMo-2-1B-SFT", ["piqa"])
+    assert _cli(["import", "table", str(check)]).wait(120) == 0  # any import recovers first
+    leaves = sorted(lake.table_dir("item_results").rglob("part-*.parquet"))
+    piqa = lake.item_results_path("pythia", "Llama-3-8B", 0, "pretrain", "piqa", 0)
+    assert [p for p in leaves if "Llama-3-8B" in str(p)] == [piqa]
+    assert pq.read_table(piqa).num_rows == 7
+    assert not any((lake.lake_dir() / ".staging").iterdir())
+
+
 def _assert_no_leaf_without_its_run():
     runs_dir = lake.table_dir("runs")
     runs = list(runs_dir.glob("part-*.parquet")) if runs_dir.exists() else []
