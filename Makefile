@@ -85,7 +85,7 @@ test: setup lint browser slurm-start
 
 # The fast loop while editing (under 2 minutes on 2 cores): unit-level tests only, no lint.
 test-fast: setup
-	$(BIN)/pytest -q -m "$(FAST_MARKERS)"
+	$(BIN)/pytest -q -m "$(FAST_MARKERS)" -n $(PYTEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache dbt_project/target dbt_project/logs

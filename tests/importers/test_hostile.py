@@ -181,6 +181,7 @@ def test_an_import_sweeps_the_temp_files_of_dead_writers(tmp_path, data_dir):
                          ).num_rows == 20  # fmt: skip
 
 
+@pytest.mark.slow  # three CLI processes, one SIGKILLed
 @pytest.mark.parametrize("point", ["staging", "committed", "publishing"])
 def test_import_killed_at_any_point_leaves_no_orphan_and_recovers(tmp_path, data_dir, point):
     table = write_table(tmp_path / "t.csv", "Llama-3-8B", ["piqa", "arc_easy", "hellaswag"])
@@ -202,6 +203,7 @@ def test_import_killed_at_any_point_leaves_no_orphan_and_recovers(tmp_path, data
     assert not any((lake.lake_dir() / ".staging").iterdir())
 
 
+@pytest.mark.slow  # three CLI processes, one SIGKILLed
 @pytest.mark.parametrize("point", ["committed", "publishing"])
 def test_an_overwrite_killed_after_its_commit_is_finished_by_the_next_writer(
     tmp_path, data_dir, point

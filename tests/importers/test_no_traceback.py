@@ -182,7 +182,13 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+# the score cases start torch and transformers in a fresh process (~4-15 s each)
+SLOW_CASES = {"unloadable weights", "unloadable weights (--scale)"}
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=[pytest.mark.slow] if c in SLOW_CASES else []) for c in CASES]
+)
 def test_bad_input_is_one_clear_message_without_a_traceback(case, tmp_path, monkeypatch):
     monkeypatch.setenv("XSTAGE_HF_MIRROR", os.environ["XSTAGE_HF_MIRROR"])
     monkeypatch.setenv("COLUMNS", "200")  # no line wrapping inside the expected message

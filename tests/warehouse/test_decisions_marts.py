@@ -24,6 +24,8 @@ from warehouse.synthetic import (
 )
 from warehouse.synthetic_noise import NoiseSpec
 
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]  # a dbt build of the noisy lake (~2 min)
+
 BOOTSTRAP_SEED = 20260226  # dbt_project.yml's default decision_bootstrap_seed
 VARS = {"last_checkpoints": 2, "decision_bootstrap_resamples": 200}
 

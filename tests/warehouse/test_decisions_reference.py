@@ -52,6 +52,7 @@ def noisy_scores(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, NoiseS
     return ref.checkpoint_scores(base / "data"), spec
 
 
+@pytest.mark.slow  # the noisy lake's reference scores take ~20 s
 def test_noisy_lake_has_the_promised_shape(noisy_scores: tuple[dict, NoiseSpec]) -> None:
     scores, spec = noisy_scores
     leaves = {key[:6] for key in scores}
@@ -62,6 +63,7 @@ def test_noisy_lake_has_the_promised_shape(noisy_scores: tuple[dict, NoiseSpec])
 
 
 @pytest.mark.parametrize("metric", ["confidence", "prob_gold", "nll"])
+@pytest.mark.slow
 def test_known_high_snr_benchmark_ranks_above_known_low(
     noisy_scores: tuple[dict, NoiseSpec], metric: str
 ) -> None:
