@@ -148,3 +148,23 @@ def test_models_of_different_sizes_correlate_as_one_group(tmp_path, data_dir):
         ).fetchall()
     expected_sizes = [70_000_000, 160_000_000, 410_000_000, 1_400_000_000]
     assert sizes == list(zip(PYTHIA, expected_sizes, strict=True))
+
+
+def test_a_harness_metric_that_disagrees_shows_its_difference_and_items(tmp_path, data_dir):
+    """The harness's own per-item acc beside ours: one item where the log says acc = 1 but its
+    log-probs pick a wrong answer gives difference (ours - harness) -1/10, one item apart."""
+    lines = []
+    for i in range(10):
+        lls = [-1.0, -2.0, -3.0]  # choice 0 wins; gold = i % 3, so items 0, 3, 6, 9 are right
+        lines.append(lm_eval_line(i, f"question {i}", ["a", "b", "c"], i % 3, lls))
+    lines[1]["acc"] = 1.0  # the harness says right; by its log-probs item 1 is wrong
+    write_samples(tmp_path, "toy_task", lines)
+    import_lm_eval([tmp_path], RunKey("m", "pretrain", "1B", "m"), task_map=TOY_MAP)
+    (row,) = build_and_query(
+        "select harness_value, xstage_value, difference, n_items_compared, n_items_disagreeing"
+        " from marts.fct_harness_metrics where run_id = 'm' and metric = 'acc'"
+    )
+    harness, ours, difference, compared, disagreeing = row
+    assert (harness, ours) == (pytest.approx(0.5), pytest.approx(0.4))
+    assert difference == pytest.approx(-0.1, abs=1e-12)
+    assert (int(compared), int(disagreeing)) == (10, 1)
