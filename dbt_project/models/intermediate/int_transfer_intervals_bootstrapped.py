@@ -181,10 +181,10 @@ def benchmark_rows(benchmark, category, cube, present, mixtures, scales, seed, r
         n = int(mask.sum())
         if len(units) == 0 or n == 0:
             continue
-        if mask.tobytes() not in means:  # comparisons with the same items share one product
-            counts = resample_counts(seed, benchmark, n, resamples)
-            means[mask.tobytes()] = cell_means(cube, mask, counts)
-        full, resampled = means[mask.tobytes()]
+        items = mask.tobytes()  # comparisons with the same items share one product
+        if items not in means:
+            means[items] = cell_means(cube, mask, resample_counts(seed, benchmark, n, resamples))
+        full, resampled = means[items]
         raw_full = np.stack([side_values(full, s, units) for s in (side_a, side_b)], axis=-2)
         raw_draws = np.stack([side_values(resampled, s, units) for s in (side_a, side_b)], -2)
         full_ab, draws_ab = np.round(raw_full, DECIMALS), np.round(raw_draws, DECIMALS)
